@@ -1,0 +1,53 @@
+# authwatch — see README.md. `make run` runs the pipeline locally on demo
+# traffic; `make test` runs every test against real ClickHouse and NATS.
+SHELL := /bin/bash
+GO ?= go
+export GOFLAGS ?= -mod=mod
+# Packages whose tests exercise goroutines: these run under the race detector.
+RACE_PKGS := ./client/... ./cmd/ingest/... ./cmd/loadgen/...
+
+.PHONY: build run test test-unit clickhouse nats chcheck bench fuzz vet fmt clean
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+run: build
+	scripts/run.sh
+
+clickhouse:
+	scripts/clickhouse.sh start
+
+nats:
+	scripts/nats.sh start
+
+# Every test: unit, and integration against a real ClickHouse server (started
+# here if it is not running) and embedded NATS servers.
+test: clickhouse vet
+	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+
+test-unit:
+	$(GO) test -short ./...
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# Runs every .sql migration on a current ClickHouse (chDB) as well.
+chcheck:
+	../shared/tools/chcheck schemas/clickhouse
+
+# Ingest throughput against the minimal loop, and per-event costs.
+bench: build clickhouse nats
+	$(GO) test -run '^$$' -bench . -benchmem ./event/ ./internal/enrich/ ./client/
+	$(GO) run ./internal/bench/ingest
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-10m} ./event/
+
+clean:
+	rm -rf bin var

@@ -1,0 +1,151 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of the streams, buckets and consumers (SPEC §1).
+const (
+	EventsStream  = "AUTH_EVENTS"
+	AlertsStream  = "AUTH_ALERTS"
+	DLQStream     = "AUTH_DLQ"
+	LockoutBucket = "auth_lockouts"
+
+	EventsSubjects = "auth.events.>"
+	AlertsSubjects = "auth.alerts.>"
+	DLQSubjects    = "auth.dlq.>"
+
+	ConsumerIngest   = "ingest"
+	ConsumerDetector = "detector"
+	ConsumerNotifier = "notifier"
+)
+
+// Topology is the operator-tunable part of the stream setup.
+type Topology struct {
+	Replicas        int           // 1 locally, 3 on a cluster (deploy/)
+	EventsMaxAge    time.Duration // how long raw events stay replayable in AUTH_EVENTS
+	AlertsMaxAge    time.Duration
+	DLQMaxAge       time.Duration
+	EventsMaxBytes  int64 // 0: no limit beyond age
+	DuplicateWindow time.Duration
+}
+
+// DefaultTopology is what a single local server gets.
+func DefaultTopology() Topology {
+	return Topology{
+		Replicas:        1,
+		EventsMaxAge:    7 * 24 * time.Hour,
+		AlertsMaxAge:    30 * 24 * time.Hour,
+		DLQMaxAge:       30 * 24 * time.Hour,
+		DuplicateWindow: 2 * time.Minute,
+	}
+}
+
+// Streams returns the stream configurations; every service applies them with
+// CreateOrUpdateStream so a fresh and a running server converge.
+func (t Topology) Streams() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{
+			Name:        EventsStream,
+			Description: "authwatch login and token events from gateways",
+			Subjects:    []string{EventsSubjects},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Replicas:    t.Replicas,
+			MaxAge:      t.EventsMaxAge,
+			MaxBytes:    orUnlimited(t.EventsMaxBytes),
+			Duplicates:  t.DuplicateWindow,
+			// An oversize event must reach the DLQ rather than fail at the
+			// gateway, so the stream takes far more than the 16 KiB an event may be.
+			MaxMsgSize: 1 << 20,
+			Discard:    jetstream.DiscardOld,
+		},
+		{
+			Name:        AlertsStream,
+			Description: "authwatch alerts raised by the detector",
+			Subjects:    []string{AlertsSubjects},
+			Storage:     jetstream.FileStorage,
+			Replicas:    t.Replicas,
+			MaxAge:      t.AlertsMaxAge,
+			// Alert ids derive from event and rule; a long window keeps a
+			// detector redelivered hours later from publishing twice.
+			Duplicates: 24 * time.Hour,
+			MaxMsgSize: 1 << 20,
+		},
+		{
+			Name:        DLQStream,
+			Description: "authwatch messages no consumer could use, with the reason in headers",
+			Subjects:    []string{DLQSubjects},
+			Storage:     jetstream.FileStorage,
+			Replicas:    t.Replicas,
+			MaxAge:      t.DLQMaxAge,
+			Duplicates:  time.Hour,
+			MaxMsgSize:  2 << 20,
+		},
+	}
+}
+
+func orUnlimited(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// LockoutBucketConfig is KV auth_lockouts: one key per locked (tenant, IP),
+// each written with its own TTL so it expires at locked_until by itself.
+func (t Topology) LockoutBucketConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:         LockoutBucket,
+		Description:    "authwatch IP lockouts per tenant; keys expire at locked_until",
+		History:        1,
+		Storage:        jetstream.FileStorage,
+		Replicas:       t.Replicas,
+		LimitMarkerTTL: time.Minute,
+	}
+}
+
+// ConsumerConfig is the durable pull consumer a worker group shares; several
+// instances of one service pull from the same durable and split the work.
+func ConsumerConfig(name, stream string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       name,
+		Description:   "authwatch " + name,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// Workers hold a batch while ClickHouse is away and keep it alive with
+		// InProgress, so redelivery happens only after a crash; BackOff spaces
+		// those out (its first step is also the first ack wait).
+		AckWait:       30 * time.Second,
+		BackOff:       []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute},
+		MaxDeliver:    100,
+		MaxAckPending: 50_000,
+		MaxWaiting:    512,
+	}
+}
+
+// EnsureStreams creates or updates every stream and the lockout bucket.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology) error {
+	for _, cfg := range t.Streams() {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("stream %s: %w", cfg.Name, err)
+		}
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, t.LockoutBucketConfig()); err != nil {
+		return fmt.Errorf("kv %s: %w", LockoutBucket, err)
+	}
+	return nil
+}
+
+// EnsureConsumer creates or updates the durable consumer name on stream.
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, name, stream string) (jetstream.Consumer, error) {
+	c, err := js.CreateOrUpdateConsumer(ctx, stream, ConsumerConfig(name, stream))
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s on %s: %w", name, stream, err)
+	}
+	return c, nil
+}

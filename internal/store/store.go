@@ -1,0 +1,165 @@
+// Package store is authwatch's ClickHouse adapter: it opens the connection,
+// creates the database and applies the embedded migrations, and writes and
+// reads rows. SQL lives here and in schemas/clickhouse, nowhere else.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Config says where ClickHouse is (SPEC §1 variables).
+type Config struct {
+	Addrs    []string // native protocol, host:port
+	Database string
+	User     string
+	Password string
+}
+
+// ConfigFromEnv reads CLICKHOUSE_ADDR, CLICKHOUSE_DATABASE, CLICKHOUSE_USER and
+// CLICKHOUSE_PASSWORD with the defaults of SPEC §1.
+func ConfigFromEnv(getenv func(string) string) Config {
+	c := Config{
+		Addrs:    splitList(getenv("CLICKHOUSE_ADDR")),
+		Database: getenv("CLICKHOUSE_DATABASE"),
+		User:     getenv("CLICKHOUSE_USER"),
+		Password: getenv("CLICKHOUSE_PASSWORD"),
+	}
+	if len(c.Addrs) == 0 {
+		c.Addrs = []string{"127.0.0.1:9000"}
+	}
+	if c.Database == "" {
+		c.Database = "authwatch"
+	}
+	if c.User == "" {
+		c.User = "default"
+	}
+	return c
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Store is an open, migrated ClickHouse database.
+type Store struct {
+	conn driver.Conn
+	db   string
+}
+
+// Open connects, creates the database if needed and applies every pending
+// migration. It fails fast; callers that must ride out an outage retry it.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := createDatabase(ctx, cfg); err != nil {
+		return nil, err
+	}
+	conn, err := dial(cfg, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{conn: conn, db: cfg.Database}
+	if err := s.migrate(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func dial(cfg Config, database string) (driver.Conn, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:             cfg.Addrs,
+		Auth:             clickhouse.Auth{Database: database, Username: cfg.User, Password: cfg.Password},
+		DialTimeout:      5 * time.Second,
+		ReadTimeout:      60 * time.Second,
+		MaxOpenConns:     8,
+		MaxIdleConns:     8,
+		ConnMaxLifetime:  time.Hour,
+		ConnOpenStrategy: clickhouse.ConnOpenRoundRobin,
+		Compression:      &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	return conn, nil
+}
+
+func createDatabase(ctx context.Context, cfg Config) error {
+	if !validIdent(cfg.Database) {
+		return fmt.Errorf("clickhouse: database name %q: use letters, digits and _", cfg.Database)
+	}
+	conn, err := dial(cfg, "default")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database); err != nil {
+		return fmt.Errorf("clickhouse: create database %s: %w", cfg.Database, err)
+	}
+	return nil
+}
+
+func validIdent(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i, r := range s {
+		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return s.conn.Ping(ctx)
+}
+
+// Conn exposes the driver connection to the other adapters of this package's
+// family (query API, detector); they keep their SQL in this package too.
+func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Database is the database this store writes to.
+func (s *Store) Database() string { return s.db }
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// IsTransient reports whether err is worth retrying (server gone, timeout),
+// as opposed to a statement the server will never accept.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		// Server-side exceptions about the statement itself will not heal;
+		// the rest (too many parts, memory limit, readonly replica) do.
+		switch ex.Code {
+		case 62, 47, 60, 16, 53, 27, 6, 41, 117: // syntax, unknown identifier/table/column, type mismatch, parse errors
+			return false
+		}
+	}
+	return true
+}
+
+func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+type errUnknownTable string
+
+func (e errUnknownTable) Error() string { return "unknown table " + string(e) }
