@@ -18,6 +18,10 @@ export CLICKHOUSE_ADDR=${CLICKHOUSE_ADDR:-127.0.0.1:9000}
 export CLICKHOUSE_DATABASE=${CLICKHOUSE_DATABASE:-authwatch}
 export GEOIP_CITY_DB=${GEOIP_CITY_DB:-$root/var/demo-city.mmdb}
 export INGEST_ADDR=${INGEST_ADDR:-127.0.0.1:9101}
+export QUERY_ADDR=${QUERY_ADDR:-127.0.0.1:8080}
+# A dev signing secret, made once per checkout; real deployments bring their own.
+[ -s var/dev-secret ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >var/dev-secret
+export AUTHWATCH_JWT_SECRET=${AUTHWATCH_JWT_SECRET:-$(cat var/dev-secret)}
 
 pids=()
 cleanup() {
@@ -45,12 +49,23 @@ for _ in $(seq 1 150); do
   curl -fs "http://$INGEST_ADDR/readyz" >/dev/null 2>&1 && break
   sleep 0.2
 done
+for _ in $(seq 1 150); do
+  curl -fs "http://$QUERY_ADDR/readyz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+# loadgen's first demo tenant is "acme"; an admin token for it:
+bin/query mint-token -tenant acme -user demo-admin -admin -ttl 720h >var/dev-admin-token
 start loadgen bin/loadgen -rate "${DEMO_RATE:-200}" -attacks bruteforce,spray,travel,newdevice,leakedtoken -quiet
 
 cat <<MSG
 
 authwatch is running on demo traffic (${DEMO_RATE:-200} events/s). Where to look:
+  query API (admin token in var/dev-admin-token)
+    curl -H "Authorization: Bearer \$(cat var/dev-admin-token)" http://$QUERY_ADDR/api/v1/login-history/tenant
+    a user's own view: bin/query mint-token -tenant acme -user <user_id from the list> , then /api/v1/login-history/stats
+    OpenAPI document          http://$QUERY_ADDR/api/openapi.json
   ingest health and metrics   http://$INGEST_ADDR/readyz   http://$INGEST_ADDR/metrics
+  query metrics               http://$QUERY_ADDR/metrics
   NATS monitoring             http://127.0.0.1:8222/jsz?consumers=true
   ClickHouse                  clickhouse-client -d $CLICKHOUSE_DATABASE -q 'SELECT status, count() FROM login_events GROUP BY status'
   logs                        var/log/

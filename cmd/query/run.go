@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authwatch/authwatch/internal/auth"
+	"github.com/authwatch/authwatch/internal/bus"
+	"github.com/authwatch/authwatch/internal/config"
+	"github.com/authwatch/authwatch/internal/httpapi"
+	"github.com/authwatch/authwatch/internal/ops"
+	"github.com/authwatch/authwatch/internal/store"
+)
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "mint-token" {
+		return mintToken(args[1:], getenv, stdout, stderr)
+	}
+	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := ops.NewLogger(stderr, "query")
+	env := config.New(getenv)
+	addr := env.String("QUERY_ADDR", "127.0.0.1:8080")
+	if err := env.Err(); err != nil {
+		return err
+	}
+	verifier, err := newVerifier(ctx, getenv)
+	if err != nil {
+		return err
+	}
+
+	reg := ops.NewRegistry()
+	ready := ops.NewReadiness()
+	var st atomic.Pointer[store.Store]
+	ready.Add("clickhouse", func(ctx context.Context) error {
+		s := st.Load()
+		if s == nil {
+			return errors.New("connecting and applying migrations")
+		}
+		return s.Ping(ctx)
+	})
+
+	// The API answers 503 until ClickHouse is open; probes answer from the start.
+	var api atomic.Pointer[http.Handler]
+	mux := http.NewServeMux()
+	opsHandler := ops.Handler(reg, ready)
+	mux.Handle("GET /healthz", opsHandler)
+	mux.Handle("GET /readyz", opsHandler)
+	mux.Handle("GET /metrics", opsHandler)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h := api.Load()
+		if h == nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", "5")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"message":"Starting: ClickHouse is not reachable yet."}`+"\n")
+			return
+		}
+		(*h).ServeHTTP(w, r)
+	})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	serveErr := make(chan error, 1)
+	wg.Add(2)
+	go func() { defer wg.Done(); serveErr <- ops.Serve(ctx, addr, mux, log, nil) }()
+	go func() { defer wg.Done(); ready.Run(ctx, 2*time.Second) }()
+
+	scfg := store.ConfigFromEnv(getenv)
+	opened := make(chan error, 1)
+	go func() {
+		opened <- bus.Retry(ctx, log, "open clickhouse", func(ctx context.Context) error {
+			s, err := store.Open(ctx, scfg)
+			if err == nil {
+				st.Store(s)
+			}
+			return err
+		})
+	}()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("listen %s: %w", addr, err)
+	case err := <-opened:
+		if err != nil {
+			return nil // stopped before ClickHouse answered
+		}
+	}
+	defer st.Load().Close()
+	e := httpapi.New(httpapi.Deps{Store: st.Load(), Verifier: verifier, Log: log, Registry: reg})
+	var h http.Handler = e
+	api.Store(&h)
+	log.Info("serving the API", "addr", addr)
+
+	select {
+	case err := <-serveErr:
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", addr, err)
+		}
+	case <-ctx.Done():
+		<-serveErr
+	}
+	return nil
+}
+
+// newVerifier picks HS256 or JWKS; the API never starts without one.
+func newVerifier(ctx context.Context, getenv func(string) string) (*auth.Verifier, error) {
+	secret, jwks := getenv("AUTHWATCH_JWT_SECRET"), getenv("AUTHWATCH_JWKS_URL")
+	switch {
+	case secret != "" && jwks != "":
+		return nil, errors.New("set AUTHWATCH_JWT_SECRET or AUTHWATCH_JWKS_URL, not both")
+	case secret != "":
+		return auth.NewHS256([]byte(secret))
+	case jwks != "":
+		return auth.NewJWKS(ctx, jwks)
+	}
+	return nil, errors.New("refusing to start without AUTHWATCH_JWT_SECRET or AUTHWATCH_JWKS_URL: every API route needs a way to verify tokens")
+}
+
+func mintToken(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mint-token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tenant := fs.String("tenant", "", "tenant_id claim")
+	user := fs.String("user", "", "sub claim")
+	admin := fs.Bool("admin", false, "grant admin.audit_log")
+	perms := fs.String("permissions", "", "comma-separated extra permissions")
+	ttl := fs.Duration("ttl", 24*time.Hour, "lifetime")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	secret := getenv("AUTHWATCH_JWT_SECRET")
+	if secret == "" || *tenant == "" || *user == "" {
+		return errors.New("mint-token needs AUTHWATCH_JWT_SECRET, -tenant and -user")
+	}
+	var p []string
+	if *admin {
+		p = append(p, auth.PermAuditLog)
+	}
+	for _, x := range strings.Split(*perms, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			p = append(p, x)
+		}
+	}
+	tok, err := auth.SignHS256([]byte(secret), auth.Principal{UserID: *user, TenantID: *tenant, Permissions: p}, *ttl)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}

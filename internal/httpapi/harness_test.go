@@ -1,0 +1,160 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authwatch/authwatch/event"
+	"github.com/authwatch/authwatch/internal/auth"
+	"github.com/authwatch/authwatch/internal/enrich"
+	"github.com/authwatch/authwatch/internal/httpapi"
+	"github.com/authwatch/authwatch/internal/store"
+	"github.com/authwatch/authwatch/internal/testenv"
+)
+
+var testSecret = []byte("test-secret-of-at-least-16-bytes")
+
+// api is the query API served over real HTTP on a fresh ClickHouse database.
+type api struct {
+	t     *testing.T
+	srv   *httptest.Server
+	store *store.Store
+	now   time.Time
+}
+
+// newAPI starts the API with its clock at now (events in tests are placed
+// relative to it, so numbers do not drift with the wall clock).
+func newAPI(t *testing.T, now time.Time) *api {
+	t.Helper()
+	st, _ := testenv.OpenStore(t)
+	v, err := auth.NewHS256(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := httpapi.New(httpapi.Deps{Store: st, Verifier: v, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Now: func() time.Time { return now }})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return &api{t: t, srv: srv, store: st, now: now}
+}
+
+// seed writes events through the ingest path's batch insert (with enrichment).
+func (a *api) seed(events ...*event.Event) {
+	a.t.Helper()
+	b := store.NewBatch(len(events))
+	enr := enrich.New(nil)
+	for _, ev := range events {
+		if err := ev.Validate(); err != nil {
+			a.t.Fatalf("seed event %s: %v", ev.ID, err)
+		}
+		b.Add(ev, enr.Enrich(ev.UserAgent, ev.IPAddress), a.now)
+	}
+	if err := a.store.Insert(context.Background(), b); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// token signs a bearer token for user of tenant with permissions.
+func (a *api) token(tenant, user string, perms ...string) string {
+	a.t.Helper()
+	tok, err := auth.SignHS256(testSecret, auth.Principal{UserID: user, TenantID: tenant, Permissions: perms}, time.Hour)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return tok
+}
+
+// get requests path with query q as the bearer of tok ("" for none) and
+// returns the status and body.
+func (a *api) get(tok, path string, q url.Values, headers ...string) (int, []byte) {
+	a.t.Helper()
+	u := a.srv.URL + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+// getJSON requests and decodes a 200 answer into v.
+func (a *api) getJSON(tok, path string, q url.Values, v any) {
+	a.t.Helper()
+	code, body := a.get(tok, path, q)
+	if code != http.StatusOK {
+		a.t.Fatalf("GET %s?%s = %d: %s", path, q.Encode(), code, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		a.t.Fatalf("GET %s: %v: %s", path, err, body)
+	}
+}
+
+// validationErrors asserts a 422 and returns its errors object.
+func (a *api) validationErrors(tok, path string, q url.Values) map[string][]string {
+	a.t.Helper()
+	code, body := a.get(tok, path, q)
+	if code != http.StatusUnprocessableEntity {
+		a.t.Fatalf("GET %s?%s = %d, want 422: %s", path, q.Encode(), code, body)
+	}
+	var e struct {
+		Message string              `json:"message"`
+		Errors  map[string][]string `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Message == "" {
+		a.t.Fatalf("422 body %s: %v", body, err)
+	}
+	return e.Errors
+}
+
+const (
+	uaChromeWindows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	uaSafariIPhone  = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+
+// login builds a login event ago before now.
+func login(tenant, id, user string, status event.Status, ip string, at time.Time) *event.Event {
+	ev := &event.Event{ID: id, Kind: event.KindLogin, TenantID: tenant, UserID: user, OccurredAt: at,
+		IPAddress: ip, UserAgent: uaChromeWindows, Status: status}
+	if status == event.StatusFailed {
+		ev.FailureReason = "invalid_password"
+	}
+	return ev
+}
+
+// tokenEvent builds a token event.
+func tokenEvent(tenant, id, user, tokenID string, action event.TokenAction, ip string, at time.Time) *event.Event {
+	return &event.Event{ID: id, Kind: event.KindToken, TenantID: tenant, UserID: user, OccurredAt: at,
+		IPAddress: ip, UserAgent: "curl/8.4.0", TokenID: tokenID, TokenName: "key " + tokenID,
+		TokenType: event.TokenSecret, Environment: event.EnvLive, Action: action}
+}
+
+// signWith signs an HS256 token with an arbitrary secret (forgery tests).
+func signWith(secret []byte, tenant, user string, perms ...string) (string, error) {
+	return auth.SignHS256(secret, auth.Principal{UserID: user, TenantID: tenant, Permissions: perms}, time.Hour)
+}
+
+// testWriter sends the API's log to the test log, shown when a test fails.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

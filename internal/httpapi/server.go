@@ -1,0 +1,79 @@
+// Package httpapi is authwatch's query API (SPEC §3) on Echo: routes,
+// authentication, parameter validation, and the JSON and CSV answers. SQL
+// lives in internal/store; handlers are small functions over it.
+package httpapi
+
+import (
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/authwatch/authwatch/internal/auth"
+	"github.com/authwatch/authwatch/internal/store"
+)
+
+// Deps is everything the API needs.
+type Deps struct {
+	Store    *store.Store
+	Verifier *auth.Verifier
+	Log      *slog.Logger
+	Registry prometheus.Registerer
+	Now      func() time.Time // the clock; time.Now in production
+}
+
+// Server holds the dependencies the handlers use.
+type Server struct {
+	store    *store.Store
+	verifier *auth.Verifier
+	log      *slog.Logger
+	now      func() time.Time
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New returns the API's Echo instance with every route of routes.go.
+func New(d Deps) *echo.Echo {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{store: d.Store, verifier: d.Verifier, log: d.Log, now: d.Now,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authwatch_http_requests_total", Help: "API requests by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "authwatch_http_request_seconds", Help: "API latency by route.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}, []string{"route"}),
+	}
+	if d.Registry != nil {
+		d.Registry.MustRegister(s.requests, s.latency)
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(d.Log)
+	e.Use(s.observe)
+	s.routes(e)
+	return e
+}
+
+// observe counts requests and their latency by route pattern (never by raw
+// path, which would let callers create series).
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		s.requests.WithLabelValues(route, strconv.Itoa(c.Response().Status)).Inc()
+		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		return nil
+	}
+}

@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Login is one stored login event as the API shows it.
+type Login struct {
+	ID, UserID, TenantID, IPAddress, UserAgent string
+	DeviceType, Browser, Platform              string
+	Status, FailureReason, Identifier          string
+	Country, City                              string
+	OccurredAt                                 time.Time
+	Rules                                      []string // rules of the alerts that flag it
+}
+
+// LoginFilter selects login events of one tenant. An empty UserID means
+// every user (a tenant admin's view).
+type LoginFilter struct {
+	TenantID       string
+	UserID         string
+	Status         string
+	From, To       time.Time // [From, To); zero = unbounded
+	SuspiciousOnly bool
+}
+
+// where builds the WHERE clause and its arguments; every value is bound,
+// never spliced into the SQL.
+func (f LoginFilter) where() (string, []any) {
+	var b strings.Builder
+	args := []any{f.TenantID}
+	b.WriteString("tenant_id = ?")
+	if f.UserID != "" {
+		b.WriteString(" AND user_id = ?")
+		args = append(args, f.UserID)
+	}
+	if f.Status != "" {
+		b.WriteString(" AND status = ?")
+		args = append(args, f.Status)
+	}
+	if !f.From.IsZero() {
+		b.WriteString(" AND occurred_at >= toDateTime(?)")
+		args = append(args, f.From.Unix())
+	}
+	if !f.To.IsZero() {
+		b.WriteString(" AND occurred_at < toDateTime(?)")
+		args = append(args, f.To.Unix())
+	}
+	if f.SuspiciousOnly {
+		b.WriteString(" AND id IN (SELECT event_id FROM alerts_by_event WHERE tenant_id = ?")
+		args = append(args, f.TenantID)
+		if f.UserID != "" {
+			b.WriteString(" AND user_id = ?")
+			args = append(args, f.UserID)
+		}
+		b.WriteString(")")
+	}
+	return b.String(), args
+}
+
+// table picks the copy whose sort key fits: a user's rows, or a tenant's by time.
+func (f LoginFilter) table() string {
+	if f.UserID != "" {
+		return "login_events"
+	}
+	return "login_events_by_time"
+}
+
+const loginColumnsSQL = `id, user_id, tenant_id, ip_address, user_agent, toString(device_type), browser, platform,
+	toString(status), failure_reason, identifier, country, city, occurred_at`
+
+// Logins returns one page of matching logins, newest first, each event once,
+// and how many events match in all.
+func (s *Store) Logins(ctx context.Context, f LoginFilter, offset, limit int) ([]Login, uint64, error) {
+	where, args := f.where()
+	var total uint64
+	if err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id) FROM "+f.table()+" WHERE "+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if total == 0 || offset >= int(total) {
+		return nil, total, nil
+	}
+	out, err := s.loginPage(ctx, f, offset, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, s.attachRules(ctx, f.TenantID, out)
+}
+
+// loginPage reads a newest-first page. ClickHouse 18.16 sorts every matching
+// row before LIMIT, so the page is first looked for in a recent window of the
+// sort key, widened until it holds the page (see README, Performance).
+func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int) ([]Login, error) {
+	end := f.To
+	if end.IsZero() {
+		end = time.Now().Add(24 * time.Hour) // events may be stamped slightly ahead
+	}
+	for _, span := range pageWindows {
+		wf := f
+		if span > 0 {
+			start := end.Add(-span)
+			if f.From.IsZero() || start.After(f.From) {
+				wf.From = start
+			} else {
+				span = 0 // the window already covers the whole range
+			}
+		}
+		where, args := wf.where()
+		q := "SELECT " + loginColumnsSQL + " FROM " + f.table() + " WHERE " + where +
+			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?"
+		rows, err := s.scanLogins(ctx, q, append(args, offset, limit)...)
+		if err != nil {
+			return nil, err
+		}
+		if len(rows) == limit || span == 0 {
+			return rows, nil
+		}
+	}
+	return nil, nil // unreachable: the last window is unbounded
+}
+
+// pageWindows are the spans tried for a newest-first page; 0 is "the whole range".
+var pageWindows = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 35 * 24 * time.Hour, 0}
+
+func (s *Store) scanLogins(ctx context.Context, q string, args ...any) ([]Login, error) {
+	rows, err := s.conn.Query(pointQuery(ctx), q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Login
+	for rows.Next() {
+		var l Login
+		if err := rows.Scan(&l.ID, &l.UserID, &l.TenantID, &l.IPAddress, &l.UserAgent, &l.DeviceType, &l.Browser,
+			&l.Platform, &l.Status, &l.FailureReason, &l.Identifier, &l.Country, &l.City, &l.OccurredAt); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// attachRules fills in the rules of the alerts that flag each login.
+func (s *Store) attachRules(ctx context.Context, tenant string, logins []Login) error {
+	if len(logins) == 0 {
+		return nil
+	}
+	ids := make([]string, len(logins))
+	for i, l := range logins {
+		ids[i] = l.ID
+	}
+	rows, err := s.conn.Query(pointQuery(ctx),
+		`SELECT event_id, groupUniqArray(rule) FROM alerts_by_event WHERE tenant_id = ? AND event_id IN (`+placeholders(len(ids))+`) GROUP BY event_id`,
+		append([]any{tenant}, anySlice(ids)...)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	byEvent := map[string][]string{}
+	for rows.Next() {
+		var id string
+		var rules []string
+		if err := rows.Scan(&id, &rules); err != nil {
+			return err
+		}
+		byEvent[id] = rules
+	}
+	for i := range logins {
+		logins[i].Rules = byEvent[logins[i].ID]
+	}
+	return rows.Err()
+}
+
+// LoginStats are a user's numbers (SPEC §3 /login-history/stats).
+type LoginStats struct {
+	TotalLogins      uint64
+	LoginsLast30Days uint64
+	FailedLast30Days uint64
+	SuspiciousLogins uint64
+	UniqueIPsLast30  uint64
+	Devices          map[string]uint64
+	LastLogin        time.Time // zero when never
+}
+
+// UserLoginStats computes a user's stats; "last 30 days" is the 30 × 24
+// hours before now.
+func (s *Store) UserLoginStats(ctx context.Context, tenant, user string, now time.Time) (LoginStats, error) {
+	since := now.Add(-30 * 24 * time.Hour).Unix()
+	st := LoginStats{Devices: map[string]uint64{}}
+	var last time.Time
+	err := s.conn.QueryRow(pointQuery(ctx), `SELECT
+		uniqExactIf(id, status = 'success'),
+		uniqExactIf(id, status = 'success' AND occurred_at >= toDateTime(?)),
+		uniqExactIf(id, status IN ('failed', '2fa_failed') AND occurred_at >= toDateTime(?)),
+		uniqExactIf(ip_address, status = 'success' AND occurred_at >= toDateTime(?)),
+		maxIf(occurred_at, status = 'success')
+		FROM login_events WHERE tenant_id = ? AND user_id = ?`,
+		since, since, since, tenant, user).Scan(&st.TotalLogins, &st.LoginsLast30Days, &st.FailedLast30Days,
+		&st.UniqueIPsLast30, &last)
+	if err != nil {
+		return st, err
+	}
+	if st.TotalLogins > 0 {
+		st.LastLogin = last
+	}
+	rows, err := s.conn.Query(pointQuery(ctx), `SELECT toString(device_type), uniqExact(id) FROM login_events
+		WHERE tenant_id = ? AND user_id = ? AND status = 'success' AND occurred_at >= toDateTime(?)
+		GROUP BY device_type`, tenant, user, since)
+	if err != nil {
+		return st, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d string
+		var n uint64
+		if err := rows.Scan(&d, &n); err != nil {
+			return st, err
+		}
+		st.Devices[d] = n
+	}
+	if err := rows.Err(); err != nil {
+		return st, err
+	}
+	err = s.conn.QueryRow(pointQuery(ctx), `SELECT uniqExact(event_id) FROM alerts_by_event
+		WHERE tenant_id = ? AND user_id = ? AND event_id IN (SELECT id FROM login_events WHERE tenant_id = ? AND user_id = ?)`,
+		tenant, user, tenant, user).Scan(&st.SuspiciousLogins)
+	return st, err
+}
+
+// Profile is a user's latest name and email.
+type Profile struct{ Name, Email string }
+
+// Profiles returns the latest profile of each of the given users of a tenant.
+func (s *Store) Profiles(ctx context.Context, tenant string, users []string) (map[string]Profile, error) {
+	out := map[string]Profile{}
+	if len(users) == 0 {
+		return out, nil
+	}
+	rows, err := s.conn.Query(pointQuery(ctx), `SELECT user_id, argMax(name, seen_at), argMax(email, seen_at)
+		FROM users WHERE tenant_id = ? AND user_id IN (`+placeholders(len(users))+`) GROUP BY user_id`,
+		append([]any{tenant}, anySlice(users)...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var p Profile
+		if err := rows.Scan(&id, &p.Name, &p.Email); err != nil {
+			return nil, err
+		}
+		out[id] = p
+	}
+	return out, rows.Err()
+}
+
+// placeholders returns "?, ?, ..." for an IN list: 18.16 reads a bound Go
+// slice as an array, which IN does not take.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
