@@ -51,3 +51,10 @@ fuzz:
 
 clean:
 	rm -rf bin var
+
+# Query API latency on 10M login + 10M token events (seeded once into
+# authwatch_bench_query, reused after); table in var/bench-query.md.
+# Flags: make bench-query ARGS='-duration 5s -only tenant'
+.PHONY: bench-query
+bench-query: clickhouse
+	$(GO) run ./internal/bench/query $(ARGS)

@@ -20,6 +20,10 @@ install() {
 
 start() {
   install
+  mkdir -p "$root/var"
+  # var/ holds live database files; a go.mod there makes it a module of its
+  # own, so `go test ./...` never walks into files the servers are changing.
+  [ -f "$root/var/go.mod" ] || printf 'module authwatch.local/var\n' >"$root/var/go.mod"
   if answers; then echo "clickhouse: already running on port $port" >&2; return; fi
   mkdir -p "$dir"/{tmp,user_files,format_schemas}
   # the packaged config reads its users.xml relative to itself; run it as-is with our paths

@@ -23,6 +23,10 @@ install() {
 
 start() {
   install
+  mkdir -p "$root/var"
+  # var/ holds live database files; a go.mod there makes it a module of its
+  # own, so `go test ./...` never walks into files the servers are changing.
+  [ -f "$root/var/go.mod" ] || printf 'module authwatch.local/var\n' >"$root/var/go.mod"
   if answers; then echo "nats: already running on port $port" >&2; return; fi
   mkdir -p "$dir"
   # max_payload 2 MiB: AUTH_EVENTS takes messages up to 1 MiB so that an

@@ -32,6 +32,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := ops.NewLogger(stderr, "query")
 	env := config.New(getenv)
 	addr := env.String("QUERY_ADDR", "127.0.0.1:8080")
+	rollupEvery := env.Duration("ROLLUP_INTERVAL", time.Minute)
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -99,6 +100,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	defer st.Load().Close()
+	// Exact counts of closed hours and days, so analytics read a small table
+	// (every replica may run it: the newest computation of a bucket wins).
+	rollup := store.NewRollup(st.Load(), store.RollupConfig{Log: log, Registry: reg})
+	wg.Add(1)
+	go func() { defer wg.Done(); rollup.Run(ctx, rollupEvery) }()
 	e := httpapi.New(httpapi.Deps{Store: st.Load(), Verifier: verifier, Log: log, Registry: reg})
 	var h http.Handler = e
 	api.Store(&h)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/authwatch/authwatch/event"
 	"github.com/authwatch/authwatch/internal/httpapi"
+	"github.com/authwatch/authwatch/internal/store"
 )
 
 type loginList struct {
@@ -336,5 +337,38 @@ func TestLoginHistoryCSV(t *testing.T) {
 	}
 	if recs[1][0] != "a-ok-00" {
 		t.Errorf("first row %v", recs[1])
+	}
+}
+
+// The tenant-wide total comes from the daily rollup once the job has run; it
+// must equal the raw count, filters included.
+func TestTenantTotalsWithRollup(t *testing.T) {
+	a := newAPI(t, now)
+	seedLogins(t, a)
+	admin := a.token("acme", "root", "admin.audit_log")
+	queries := []url.Values{
+		nil,
+		{"status": {"failed"}},
+		{"from": {ago(10 * day).Format("2006-01-02")}},
+		{"from": {ago(45 * day).Format("2006-01-02")}, "to": {ago(2 * day).Format("2006-01-02")}, "status": {"success"}},
+	}
+	before := make([]uint64, len(queries))
+	for i, q := range queries {
+		var got loginList
+		a.getJSON(admin, "/api/v1/login-history/tenant", q, &got)
+		before[i] = got.Pagination.Total
+	}
+	if before[0] != 19 || before[1] != 3 {
+		t.Fatalf("raw totals %v", before)
+	}
+	if err := store.NewRollup(a.store, store.RollupConfig{}).RunOnce(context.Background(), now); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range queries {
+		var got loginList
+		a.getJSON(admin, "/api/v1/login-history/tenant", q, &got)
+		if got.Pagination.Total != before[i] {
+			t.Errorf("%v: total %d after the rollup, %d before", q, got.Pagination.Total, before[i])
+		}
 	}
 }

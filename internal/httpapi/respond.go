@@ -26,6 +26,8 @@ type List[T any] struct {
 	Pagination Pagination `json:"pagination"`
 }
 
+func (List[T]) zeroItem() any { return new(T) }
+
 // NewList wraps a page of items; a page past the end is empty with the true total.
 func NewList[T any](items []T, pg Page, total uint64) List[T] {
 	if items == nil {
@@ -46,8 +48,15 @@ func respond(c echo.Context, code int, v any) error {
 	if err != nil {
 		return err
 	}
+	// An empty list still gets its header line, taken from a zero item.
+	var zero []byte
+	if z, ok := v.(interface{ zeroItem() any }); ok {
+		if zero, err = json.Marshal(z.zeroItem()); err != nil {
+			return err
+		}
+	}
 	var buf bytes.Buffer
-	if err := toCSV(&buf, body); err != nil {
+	if err := toCSV(&buf, body, zero); err != nil {
 		return err
 	}
 	return c.Blob(code, "text/csv; charset=utf-8", buf.Bytes())
@@ -63,20 +72,20 @@ func wantsCSV(r *http.Request) bool {
 	return false
 }
 
-// toCSV turns a JSON document into CSV rows with a header line.
-func toCSV(w io.Writer, doc []byte) error {
-	var top any
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	if err := dec.Decode(&top); err != nil {
-		return err
-	}
+// toCSV turns a JSON document into CSV rows with a header line; zeroRow,
+// when given, names the columns of a document without rows.
+func toCSV(w io.Writer, doc, zeroRow []byte) error {
 	// Find the rows, then flatten each one in its field order.
 	rowsRaw, err := rowsOf(doc)
 	if err != nil {
 		return err
 	}
 	var header []string
+	if len(rowsRaw) == 0 && zeroRow != nil {
+		if header, err = flatten(zeroRow, "", map[string]string{}); err != nil {
+			return err
+		}
+	}
 	seen := map[string]bool{}
 	var rows []map[string]string
 	for _, raw := range rowsRaw {

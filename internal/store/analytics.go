@@ -1,0 +1,338 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Analytics (SPEC §3 "Analytics for analysts"): per hour or per day of a
+// tenant, event counts with each event id counted once and exact distinct
+// users, IPs and tokens. Closed buckets come from the rollup tables that
+// Rollup (rollup.go) fills; every bucket the rollup does not cover yet (the
+// open one, the ones closed too recently, any range before the job first
+// ran) is computed live from the raw rows with the same expressions, so the
+// answer does not depend on whether the job has run. See
+// schemas/clickhouse/0004_rollups.sql.
+
+// Interval is the width of an analytics bucket. Buckets are aligned on UTC
+// hours and days (unix time is UTC, so alignment is integer division).
+type Interval string
+
+const (
+	Hourly Interval = "hour"
+	Daily  Interval = "day"
+)
+
+// Step is the bucket width.
+func (iv Interval) Step() time.Duration {
+	if iv == Hourly {
+		return time.Hour
+	}
+	return 24 * time.Hour
+}
+
+func (iv Interval) seconds() int64 { return int64(iv.Step() / time.Second) }
+
+// Truncate returns the start of the bucket holding t, in UTC.
+func (iv Interval) Truncate(t time.Time) time.Time {
+	sec := iv.seconds()
+	u := t.Unix()
+	u -= ((u % sec) + sec) % sec // floor, also before 1970
+	return time.Unix(u, 0).UTC()
+}
+
+// Buckets lists the start of every bucket in [from, to), oldest first; from
+// and to are truncated/rounded up to the interval.
+func (iv Interval) Buckets(from, to time.Time) []time.Time {
+	from = iv.Truncate(from)
+	end := iv.Truncate(to)
+	if end.Before(to) {
+		end = end.Add(iv.Step())
+	}
+	var out []time.Time
+	for t := from; t.Before(end); t = t.Add(iv.Step()) {
+		out = append(out, t)
+	}
+	return out
+}
+
+func (iv Interval) valid() bool { return iv == Hourly || iv == Daily }
+
+// maxBuckets bounds one analytics read (the API allows 31 × 24 hours or 400 days).
+const maxBuckets = 24 * 400
+
+// LoginBucket is one bucket of login analytics.
+type LoginBucket struct {
+	Start                                                time.Time
+	Success, Failed, Blocked, TwoFARequired, TwoFAFailed uint64
+	UniqueUsers, UniqueIPs                               uint64
+}
+
+// TokenBucket is one bucket of token analytics; TestUses and LiveUses are
+// authenticated events per environment.
+type TokenBucket struct {
+	Start                                                                 time.Time
+	Authenticated, Failed, Expired, IPBlocked, DomainBlocked, RateLimited uint64
+	Created, Rotated, Revoked                                             uint64
+	UniqueTokens, TestUses, LiveUses                                      uint64
+}
+
+// rollupKind describes one event kind's raw table, rollup tables and
+// measures; the job and the read path build their SQL from it, so a rolled
+// up bucket and a live one are computed by the very same expressions.
+type rollupKind struct {
+	name          string // rollup_state.name
+	raw           string // the tenant-by-time copy of the events
+	hourly, daily string
+	measures      []measure
+}
+
+// measure is one rollup column and the aggregate over raw rows that fills it.
+// Counts are uniqExactIf(id, …): a redelivered copy of an event has the
+// same id and is counted once, before and after merges.
+type measure struct{ column, expr string }
+
+func (k *rollupKind) table(iv Interval) string {
+	if iv == Hourly {
+		return k.hourly
+	}
+	return k.daily
+}
+
+var loginKind = &rollupKind{
+	name: "logins", raw: "login_events_by_time", hourly: "login_rollup_hourly", daily: "login_rollup_daily",
+	measures: []measure{
+		{"success", "uniqExactIf(id, status = 'success')"},
+		{"failed", "uniqExactIf(id, status = 'failed')"},
+		{"blocked", "uniqExactIf(id, status = 'blocked')"},
+		{"twofa_required", "uniqExactIf(id, status = '2fa_required')"},
+		{"twofa_failed", "uniqExactIf(id, status = '2fa_failed')"},
+		// a failed login on an unknown account has no user: not a user
+		{"unique_users", "uniqExactIf(user_id, user_id != '')"},
+		{"unique_ips", "uniqExact(ip_address)"},
+	},
+}
+
+var tokenKind = &rollupKind{
+	name: "tokens", raw: "token_events_by_time", hourly: "token_rollup_hourly", daily: "token_rollup_daily",
+	measures: []measure{
+		{"authenticated", "uniqExactIf(id, event = 'authenticated')"},
+		{"failed", "uniqExactIf(id, event = 'failed')"},
+		{"expired", "uniqExactIf(id, event = 'expired')"},
+		{"ip_blocked", "uniqExactIf(id, event = 'ip_blocked')"},
+		{"domain_blocked", "uniqExactIf(id, event = 'domain_blocked')"},
+		{"rate_limited", "uniqExactIf(id, event = 'rate_limited')"},
+		{"created", "uniqExactIf(id, event = 'created')"},
+		{"rotated", "uniqExactIf(id, event = 'rotated')"},
+		{"revoked", "uniqExactIf(id, event = 'revoked')"},
+		{"unique_tokens", "uniqExact(token_id)"},
+		{"test_uses", "uniqExactIf(id, event = 'authenticated' AND environment = 'test')"},
+		{"live_uses", "uniqExactIf(id, event = 'authenticated' AND environment = 'live')"},
+	},
+}
+
+var rollupKinds = []*rollupKind{loginKind, tokenKind}
+
+// bucketExpr is the start of an event's bucket as unix seconds; integer
+// division keeps it UTC whatever the server's time zone.
+func bucketExpr(iv Interval) string {
+	return fmt.Sprintf("toUInt32(intDiv(toUInt32(occurred_at), %d) * %d)", iv.seconds(), iv.seconds())
+}
+
+func (k *rollupKind) aggregates() string {
+	exprs := make([]string, len(k.measures))
+	for i, m := range k.measures {
+		exprs[i] = m.expr
+	}
+	return strings.Join(exprs, ", ")
+}
+
+// liveSQL counts one tenant's buckets in [from, to) from the raw rows.
+func (k *rollupKind) liveSQL(iv Interval) string {
+	return "SELECT " + bucketExpr(iv) + " AS b, " + k.aggregates() + " FROM " + k.raw +
+		" WHERE tenant_id = ? AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) GROUP BY b"
+}
+
+// rolledSQL reads one tenant's rolled-up buckets in [from, to), the newest
+// computation of each.
+func (k *rollupKind) rolledSQL(iv Interval) string {
+	cols := make([]string, len(k.measures))
+	for i, m := range k.measures {
+		cols[i] = "argMax(" + m.column + ", version)"
+	}
+	return "SELECT toUInt32(bucket) AS b, " + strings.Join(cols, ", ") + " FROM " + k.table(iv) +
+		" WHERE tenant_id = ? AND bucket >= toDateTime(?) AND bucket < toDateTime(?) GROUP BY bucket"
+}
+
+// computeSQL writes the rollup rows of [from, to) for every tenant, or, when
+// tenants > 0, for that many tenants bound one placeholder each.
+func (k *rollupKind) computeSQL(iv Interval, tenants int) string {
+	cols := make([]string, len(k.measures))
+	for i, m := range k.measures {
+		cols[i] = m.column
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + k.table(iv) + " (tenant_id, bucket, " + strings.Join(cols, ", ") + ", version) ")
+	b.WriteString("SELECT tenant_id, toDateTime(" + bucketExpr(iv) + ") AS b, " + k.aggregates() + ", toUInt64(?) FROM " + k.raw)
+	b.WriteString(" WHERE occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)")
+	if tenants > 0 {
+		b.WriteString(" AND tenant_id IN (?" + strings.Repeat(", ?", tenants-1) + ")")
+	}
+	b.WriteString(" GROUP BY tenant_id, b")
+	return b.String()
+}
+
+// LoginAnalytics returns one bucket per interval of [from, to) of a tenant's
+// logins, zeros included, oldest first. from and to must lie on the interval.
+func (s *Store) LoginAnalytics(ctx context.Context, tenant string, iv Interval, from, to time.Time) ([]LoginBucket, error) {
+	series, err := s.analytics(ctx, loginKind, tenant, iv, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]LoginBucket, len(series))
+	for i, b := range series {
+		n := b.counts
+		out[i] = LoginBucket{Start: b.start, Success: n[0], Failed: n[1], Blocked: n[2], TwoFARequired: n[3],
+			TwoFAFailed: n[4], UniqueUsers: n[5], UniqueIPs: n[6]}
+	}
+	return out, nil
+}
+
+// TokenAnalytics is LoginAnalytics for token events.
+func (s *Store) TokenAnalytics(ctx context.Context, tenant string, iv Interval, from, to time.Time) ([]TokenBucket, error) {
+	series, err := s.analytics(ctx, tokenKind, tenant, iv, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TokenBucket, len(series))
+	for i, b := range series {
+		n := b.counts
+		out[i] = TokenBucket{Start: b.start, Authenticated: n[0], Failed: n[1], Expired: n[2], IPBlocked: n[3],
+			DomainBlocked: n[4], RateLimited: n[5], Created: n[6], Rotated: n[7], Revoked: n[8],
+			UniqueTokens: n[9], TestUses: n[10], LiveUses: n[11]}
+	}
+	return out, nil
+}
+
+type bucketCounts struct {
+	start  time.Time
+	counts []uint64 // in the order of rollupKind.measures
+}
+
+// analytics reads [from, mark) from the rollup and [mark, to) live, in
+// parallel, where mark is how far the rollup is complete; a bucket is read
+// whole from one side or the other, so per-bucket distinct counts stay exact.
+func (s *Store) analytics(ctx context.Context, k *rollupKind, tenant string, iv Interval, from, to time.Time) ([]bucketCounts, error) {
+	if !iv.valid() {
+		return nil, fmt.Errorf("analytics: unknown interval %q", iv)
+	}
+	if !iv.Truncate(from).Equal(from) || !iv.Truncate(to).Equal(to) || !from.Before(to) {
+		return nil, fmt.Errorf("analytics: range %s – %s is not whole %ss", from, to, iv)
+	}
+	if n := to.Sub(from) / iv.Step(); n > maxBuckets {
+		return nil, fmt.Errorf("analytics: %d buckets, at most %d", n, maxBuckets)
+	}
+	st, err := s.rollupState(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	split := splitAtMark(from, to, st.mark(iv))
+
+	found := make(map[int64][]uint64)
+	type part struct {
+		rows map[int64][]uint64
+		err  error
+	}
+	var rolled chan part
+	if split.After(from) {
+		rolled = make(chan part, 1)
+		go func() {
+			rows, err := s.bucketRows(pointQuery(ctx), k, k.rolledSQL(iv), tenant, from, split)
+			rolled <- part{rows, err}
+		}()
+	}
+	if to.After(split) {
+		liveCtx := ctx
+		if to.Sub(split) <= smallLiveRange {
+			liveCtx = pointQuery(ctx) // the usual case: the open hour or day
+		}
+		rows, err := s.bucketRows(liveCtx, k, k.liveSQL(iv), tenant, split, to)
+		if err != nil {
+			if rolled != nil {
+				<-rolled
+			}
+			return nil, fmt.Errorf("analytics %s live: %w", k.name, err)
+		}
+		for b, n := range rows {
+			found[b] = n
+		}
+	}
+	if rolled != nil {
+		p := <-rolled
+		if p.err != nil {
+			return nil, fmt.Errorf("analytics %s rollup: %w", k.name, p.err)
+		}
+		for b, n := range p.rows {
+			found[b] = n
+		}
+	}
+	return fillBuckets(iv, from, to, len(k.measures), found), nil
+}
+
+// smallLiveRange is the widest live part read single-threaded like a point
+// query; wider ones (the job has not run) get every core.
+const smallLiveRange = 48 * time.Hour
+
+// splitAtMark is where a range divides into its rolled-up part [from, split)
+// and its live part [split, to): the rollup's mark, clamped into the range.
+func splitAtMark(from, to, mark time.Time) time.Time {
+	switch {
+	case mark.Before(from):
+		return from
+	case mark.After(to):
+		return to
+	}
+	return mark
+}
+
+// fillBuckets lays found counts (keyed by bucket start, unix seconds) on
+// every bucket of [from, to), zeros where nothing was found.
+func fillBuckets(iv Interval, from, to time.Time, width int, found map[int64][]uint64) []bucketCounts {
+	starts := iv.Buckets(from, to)
+	out := make([]bucketCounts, len(starts))
+	for i, t := range starts {
+		n, ok := found[t.Unix()]
+		if !ok {
+			n = make([]uint64, width)
+		}
+		out[i] = bucketCounts{start: t, counts: n}
+	}
+	return out
+}
+
+// bucketRows runs a query whose rows are (bucket start UInt32, one UInt64
+// per measure) over one tenant's [from, to).
+func (s *Store) bucketRows(ctx context.Context, k *rollupKind, query, tenant string, from, to time.Time) (map[int64][]uint64, error) {
+	rows, err := s.conn.Query(ctx, query, tenant, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[int64][]uint64)
+	for rows.Next() {
+		var b uint32
+		n := make([]uint64, len(k.measures))
+		dest := make([]any, 0, len(n)+1)
+		dest = append(dest, &b)
+		for i := range n {
+			dest = append(dest, &n[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out[int64(b)] = n
+	}
+	return out, rows.Err()
+}

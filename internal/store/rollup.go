@@ -1,0 +1,459 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Rollup is the job that keeps the analytics rollup tables (0004_rollups.sql)
+// filled with exact counts of every closed (tenant, hour) and (tenant, day).
+// It is only an accelerator: the API computes live whatever it has not
+// covered, so answers are the same with or without it, only slower.
+//
+// Each run, for logins and for tokens:
+//
+//  1. Catch-up: every bucket from the mark (rollup_state, "complete before")
+//     up to the last settled bucket is computed for all tenants, a day of
+//     raw rows per statement, and the mark advances. A bucket is settled once
+//     it has been closed for Settle (5 min): buckets younger than that stay
+//     live, so events a few seconds late (batching, retries) never miss it.
+//     The first run starts at the oldest stored event.
+//  2. Lateness allowance: buckets that closed less than HourLateness (2 h)
+//     or DayLateness (48 h) ago are computed again on every run, whatever
+//     their events' ingest times say.
+//  3. Sweep: rows ingested since the previous complete run began (less
+//     SweepMargin, 15 min, for clock skew between hosts and inserts in
+//     flight) that belong to older rolled-up buckets are found by their
+//     ingested_at, and exactly those (tenant, bucket)s are computed again.
+//     This catches events arriving days or weeks late (a JetStream backlog
+//     after an outage, a replay): ingest stamps ingested_at when it reads a
+//     message, so a late event carries a fresh stamp.
+//
+// A late event is therefore in the rollup after the next run (every minute
+// by default), and until then only if its bucket is still live. The one case
+// neither 2 nor 3 catches is a row whose ingested_at is older than the
+// previous run minus the margin and whose bucket closed more than the
+// allowance ago: a batch ingest stamped, then could not insert for longer
+// than the allowance (a ClickHouse outage of over two days with ingest
+// holding the batch in memory). Recompute repairs any range by hand.
+//
+// Several copies may run at once (one per cmd/query): they compute the same
+// numbers, and the newest version of a bucket wins.
+type Rollup struct {
+	store *Store
+	cfg   RollupConfig
+	mu    sync.Mutex // one run at a time per process
+	ver   lastVersion
+
+	runs        *prometheus.CounterVec
+	runSeconds  prometheus.Histogram
+	lastSuccess prometheus.Gauge
+}
+
+// RollupConfig tunes the job; zero values take the defaults in brackets.
+type RollupConfig struct {
+	Log          *slog.Logger          // [discard]
+	Registry     prometheus.Registerer // metrics, when set
+	Settle       time.Duration         // a bucket is rolled up once closed this long [5m]
+	HourLateness time.Duration         // hours closed less than this ago are recomputed each run [2h]
+	DayLateness  time.Duration         // days closed less than this ago are recomputed each run [48h]
+	SweepMargin  time.Duration         // overlap of successive sweeps over ingested_at [15m]
+}
+
+// NewRollup returns the job over st. Start it with Run; cmd/query does.
+func NewRollup(st *Store, cfg RollupConfig) *Rollup {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.Settle, 5*time.Minute)
+	def(&cfg.HourLateness, 2*time.Hour)
+	def(&cfg.DayLateness, 48*time.Hour)
+	def(&cfg.SweepMargin, 15*time.Minute)
+	r := &Rollup{store: st, cfg: cfg,
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authwatch_rollup_runs_total", Help: "Analytics rollup runs by result (ok, error).",
+		}, []string{"result"}),
+		runSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "authwatch_rollup_run_seconds", Help: "Duration of analytics rollup runs.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "authwatch_rollup_last_success_timestamp_seconds", Help: "Unix time of the last complete analytics rollup run.",
+		}),
+	}
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(r.runs, r.runSeconds, r.lastSuccess)
+	}
+	return r
+}
+
+// Run runs the job now and then every period until ctx ends. A failed run
+// (ClickHouse away) is logged and the next one catches up.
+func (r *Rollup) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := r.RunOnce(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			r.cfg.Log.Warn("analytics rollup failed; retrying next run", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce brings the rollups up to date as of now: catch-up, lateness
+// allowance and sweep, for logins and tokens.
+func (r *Rollup) RunOnce(ctx context.Context, now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := time.Now()
+	var errs []error
+	for _, k := range rollupKinds {
+		if err := r.runKind(ctx, k, now); err != nil {
+			errs = append(errs, fmt.Errorf("rollup %s: %w", k.name, err))
+		}
+	}
+	r.runSeconds.Observe(time.Since(start).Seconds())
+	if err := errors.Join(errs...); err != nil {
+		r.runs.WithLabelValues("error").Inc()
+		return err
+	}
+	r.runs.WithLabelValues("ok").Inc()
+	r.lastSuccess.SetToCurrentTime()
+	return nil
+}
+
+// Recompute computes [from, to) of one kind ("logins" or "tokens") again for
+// every tenant, in both intervals; from and to are rounded out to whole days.
+// For repairs (see Rollup); the regular runs never need it.
+func (r *Rollup) Recompute(ctx context.Context, kind string, from, to time.Time) error {
+	for _, k := range rollupKinds {
+		if k.name != kind {
+			continue
+		}
+		for _, iv := range []Interval{Hourly, Daily} {
+			if err := r.computeChunked(ctx, k, iv, Daily.Truncate(from), roundUp(Daily, to), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("rollup: unknown kind %q", kind)
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func roundUp(iv Interval, t time.Time) time.Time {
+	if tr := iv.Truncate(t); tr.Before(t) {
+		return tr.Add(iv.Step())
+	}
+	return t
+}
+
+// plan is what one run does for one interval.
+type plan struct {
+	iv          Interval
+	oldMark     time.Time // complete before, as the run found it (zero: never)
+	settled     time.Time // buckets before this are closed for at least Settle
+	lateFrom    time.Time // buckets from here on closed within the allowance
+	sweepBefore time.Time // rolled-up buckets before this rely on the sweep
+}
+
+func (r *Rollup) plans(st rollupState, now time.Time) []plan {
+	out := make([]plan, 0, 2)
+	for _, iv := range []Interval{Hourly, Daily} {
+		late := r.cfg.DayLateness
+		if iv == Hourly {
+			late = r.cfg.HourLateness
+		}
+		p := plan{iv: iv, oldMark: st.mark(iv), settled: iv.Truncate(now.Add(-r.cfg.Settle)), lateFrom: iv.Truncate(now.Add(-late))}
+		p.sweepBefore = p.lateFrom
+		if p.oldMark.Before(p.sweepBefore) {
+			p.sweepBefore = p.oldMark
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (r *Rollup) runKind(ctx context.Context, k *rollupKind, now time.Time) error {
+	st, err := r.store.rollupState(ctx, k)
+	if err != nil {
+		return err
+	}
+	if st.swept.IsZero() {
+		// The first run: its start is the floor of the next sweep, written
+		// before any bucket so a run that dies half way still leaves it.
+		st.swept = now
+		if err := r.store.writeRollupState(ctx, k, st, r.ver.next()); err != nil {
+			return err
+		}
+	}
+	sweepFrom := st.swept.Add(-r.cfg.SweepMargin)
+	plans := r.plans(st, now)
+
+	// 3 (looked up first, so rows ingested while this run computes are
+	// left to the next run's sweep, whose floor is this run's start).
+	var late []tenantBucket
+	var sweepBefore time.Time
+	for _, p := range plans {
+		if p.sweepBefore.After(sweepBefore) {
+			sweepBefore = p.sweepBefore
+		}
+	}
+	if !sweepBefore.IsZero() {
+		if late, err = r.store.ingestedSince(ctx, k, sweepFrom, sweepBefore); err != nil {
+			return err
+		}
+	}
+
+	for _, p := range plans {
+		// 1. Catch-up.
+		from := p.oldMark
+		if from.IsZero() {
+			first, ok, err := r.store.oldestEvent(ctx, k)
+			if err != nil {
+				return err
+			}
+			from = p.settled
+			if ok && first.Before(from) {
+				from = p.iv.Truncate(first)
+			}
+		}
+		for chunk := from; chunk.Before(p.settled); {
+			end := earlier(chunk.Add(24*time.Hour), p.settled)
+			if err := r.store.computeRollup(ctx, k, p.iv, chunk, end, nil, r.ver.next()); err != nil {
+				return err
+			}
+			st.setMark(p.iv, end) // saved per chunk: a long first run resumes where it stopped
+			if err := r.store.writeRollupState(ctx, k, st, r.ver.next()); err != nil {
+				return err
+			}
+			chunk = end
+		}
+		if st.mark(p.iv).IsZero() {
+			st.setMark(p.iv, p.settled) // no settled events yet: nothing before this to compute
+		}
+		// 2. Lateness allowance: the part of the window that earlier runs rolled up.
+		if !p.oldMark.IsZero() && p.lateFrom.Before(p.oldMark) {
+			if err := r.computeChunked(ctx, k, p.iv, p.lateFrom, p.oldMark, nil); err != nil {
+				return err
+			}
+		}
+		// 3. Sweep: older buckets that received rows since the last run.
+		for _, g := range groupLate(late, p.iv, p.sweepBefore) {
+			if len(g.tenants) > maxTenantsPerRecompute {
+				g.tenants = nil // the whole bucket: cheaper than a huge IN list
+			}
+			if err := r.store.computeRollup(ctx, k, p.iv, g.from, g.to, g.tenants, r.ver.next()); err != nil {
+				return err
+			}
+		}
+	}
+	st.swept = now
+	return r.store.writeRollupState(ctx, k, st, r.ver.next())
+}
+
+// computeChunked computes [from, to) a day of raw rows at a time.
+func (r *Rollup) computeChunked(ctx context.Context, k *rollupKind, iv Interval, from, to time.Time, tenants []string) error {
+	for chunk := from; chunk.Before(to); {
+		end := earlier(chunk.Add(24*time.Hour), to)
+		if err := r.store.computeRollup(ctx, k, iv, chunk, end, tenants, r.ver.next()); err != nil {
+			return err
+		}
+		chunk = end
+	}
+	return nil
+}
+
+// maxTenantsPerRecompute keeps a sweep statement's IN list well inside
+// ClickHouse's max_query_size (256 KiB by default).
+const maxTenantsPerRecompute = 500
+
+// tenantBucket is an hour of one tenant that received rows.
+type tenantBucket struct {
+	tenant string
+	hour   time.Time
+}
+
+// lateGroup is a run of consecutive buckets to compute again for the same tenants.
+type lateGroup struct {
+	from, to time.Time
+	tenants  []string
+}
+
+// groupLate turns the hours that received late rows into statements for
+// interval iv: buckets before `before` only, one group per run of
+// consecutive buckets whose tenants are the same.
+func groupLate(late []tenantBucket, iv Interval, before time.Time) []lateGroup {
+	byBucket := map[time.Time]map[string]bool{}
+	for _, l := range late {
+		b := iv.Truncate(l.hour)
+		if !b.Before(before) {
+			continue
+		}
+		if byBucket[b] == nil {
+			byBucket[b] = map[string]bool{}
+		}
+		byBucket[b][l.tenant] = true
+	}
+	starts := make([]time.Time, 0, len(byBucket))
+	for b := range byBucket {
+		starts = append(starts, b)
+	}
+	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+	var out []lateGroup
+	for _, b := range starts {
+		tenants := make([]string, 0, len(byBucket[b]))
+		for t := range byBucket[b] {
+			tenants = append(tenants, t)
+		}
+		slices.Sort(tenants)
+		if n := len(out); n > 0 && out[n-1].to.Equal(b) && slices.Equal(out[n-1].tenants, tenants) {
+			out[n-1].to = b.Add(iv.Step())
+			continue
+		}
+		out = append(out, lateGroup{from: b, to: b.Add(iv.Step()), tenants: tenants})
+	}
+	return out
+}
+
+// lastVersion hands out increasing rollup versions: wall-clock nanoseconds,
+// so a recomputation by any copy of the job replaces an older one, and
+// strictly increasing within this process even if the clock stalls.
+type lastVersion struct {
+	mu   sync.Mutex
+	last uint64
+}
+
+func (v *lastVersion) next() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := uint64(time.Now().UnixNano())
+	if n <= v.last {
+		n = v.last + 1
+	}
+	v.last = n
+	return n
+}
+
+// rollupState is a kind's row of rollup_state; zero times mean "never".
+type rollupState struct {
+	hours, days time.Time // complete before
+	swept       time.Time // start of the last complete run
+}
+
+func (st rollupState) mark(iv Interval) time.Time {
+	if iv == Hourly {
+		return st.hours
+	}
+	return st.days
+}
+
+func (st *rollupState) setMark(iv Interval, t time.Time) {
+	if iv == Hourly {
+		st.hours = t
+	} else {
+		st.days = t
+	}
+}
+
+func unixOrZero(u uint32) time.Time {
+	if u == 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(u), 0).UTC()
+}
+
+func (s *Store) rollupState(ctx context.Context, k *rollupKind) (rollupState, error) {
+	var h, d, sw uint32
+	err := s.conn.QueryRow(pointQuery(ctx), `SELECT toUInt32(argMax(hours_complete_before, version)),
+		toUInt32(argMax(days_complete_before, version)), toUInt32(argMax(swept_at, version))
+		FROM rollup_state WHERE name = ?`, k.name).Scan(&h, &d, &sw)
+	if err != nil {
+		return rollupState{}, fmt.Errorf("read rollup_state: %w", err)
+	}
+	return rollupState{hours: unixOrZero(h), days: unixOrZero(d), swept: unixOrZero(sw)}, nil
+}
+
+func (s *Store) writeRollupState(ctx context.Context, k *rollupKind, st rollupState, version uint64) error {
+	at := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return time.Unix(0, 0).UTC()
+		}
+		return t
+	}
+	err := s.insertColumns(ctx, "INSERT INTO rollup_state (name, hours_complete_before, days_complete_before, swept_at, version)",
+		[]any{[]string{k.name}, []time.Time{at(st.hours)}, []time.Time{at(st.days)}, []time.Time{at(st.swept)}, []uint64{version}})
+	if err != nil {
+		return fmt.Errorf("write rollup_state: %w", err)
+	}
+	return nil
+}
+
+// computeRollup writes the rollup rows of [from, to) (whole buckets) for
+// every tenant, or for the given ones.
+func (s *Store) computeRollup(ctx context.Context, k *rollupKind, iv Interval, from, to time.Time, tenants []string, version uint64) error {
+	args := []any{version, from.Unix(), to.Unix()}
+	for _, t := range tenants {
+		args = append(args, t)
+	}
+	if err := s.conn.Exec(ctx, k.computeSQL(iv, len(tenants)), args...); err != nil {
+		return fmt.Errorf("compute %s %s–%s: %w", k.table(iv), from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
+// oldestEvent is the time of the oldest stored event of a kind.
+func (s *Store) oldestEvent(ctx context.Context, k *rollupKind) (time.Time, bool, error) {
+	var first uint32
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT toUInt32(min(occurred_at)), count() FROM "+k.raw).Scan(&first, &n); err != nil {
+		return time.Time{}, false, fmt.Errorf("oldest %s: %w", k.name, err)
+	}
+	return time.Unix(int64(first), 0).UTC(), n > 0, nil
+}
+
+// ingestedSince lists the (tenant, hour)s before `before` that received rows
+// ingested at or after since. ingested_at is not in the sort key, so this
+// reads that one column of the whole table (see README, Performance).
+func (s *Store) ingestedSince(ctx context.Context, k *rollupKind, since, before time.Time) ([]tenantBucket, error) {
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT tenant_id, "+bucketExpr(Hourly)+" FROM "+k.raw+
+		" WHERE ingested_at >= toDateTime(?) AND occurred_at < toDateTime(?)", since.Unix(), before.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("sweep %s: %w", k.name, err)
+	}
+	defer rows.Close()
+	var out []tenantBucket
+	for rows.Next() {
+		var tb tenantBucket
+		var h uint32
+		if err := rows.Scan(&tb.tenant, &h); err != nil {
+			return nil, err
+		}
+		tb.hour = time.Unix(int64(h), 0).UTC()
+		out = append(out, tb)
+	}
+	return out, rows.Err()
+}

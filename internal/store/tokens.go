@@ -1,0 +1,673 @@
+package store
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// Token reads (SPEC §3 "Token usage"). A token is (tenant_id, token_id); its
+// owner, latest type, environment and name come from token_summary (see
+// schemas/clickhouse/0003_tokens.sql). Per-token numbers, and a user's, read
+// token_events, whose sort key starts (tenant_id, token_id); tenant-wide
+// lists read token_events_by_time with a time range, and a tenant's stats
+// the analytics rollups and token_use_ips. Every count takes each event id
+// once (uniqExact(id)), every list LIMIT 1 BY id, so a redelivered event
+// never counts twice.
+
+// TokenScope says whose tokens a tenant-wide read covers: the tenant's when
+// UserID is "" (an admin), else the tokens that user owns.
+type TokenScope struct {
+	TenantID string
+	UserID   string
+}
+
+// TokenOwner returns the owner of a token: the user_id of its latest event.
+// ok is false when no event of that tenant names the token.
+func (s *Store) TokenOwner(ctx context.Context, tenant, tokenID string) (owner string, ok bool, err error) {
+	rows, err := s.conn.Query(pointQuery(ctx), `SELECT argMaxMerge(owner) FROM token_summary
+		WHERE tenant_id = ? AND token_id = ? GROUP BY token_id`, tenant, tokenID)
+	if err != nil {
+		return "", false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(&owner); err != nil {
+			return "", false, err
+		}
+		ok = true
+	}
+	return owner, ok, rows.Err()
+}
+
+// tokenInfo is what token_summary knows of one token.
+type tokenInfo struct {
+	id, name, tokenType, environment string
+	revoked                          bool
+	useRows                          uint64 // an upper bound of its uses (see topUses)
+}
+
+// ownedTokens returns the tokens a user owns. token_users narrows the search
+// to tokens whose events ever named the user; of those, token_summary keeps
+// the ones whose latest event still names them.
+func (s *Store) ownedTokens(ctx context.Context, tenant, user string) ([]tokenInfo, error) {
+	rows, err := s.conn.Query(pointQuery(ctx), `SELECT token_id, argMaxMerge(token_name), argMaxMerge(token_type),
+		argMaxMerge(environment), maxMerge(revoked), sumMerge(use_rows)
+		FROM token_summary
+		WHERE tenant_id = ? AND token_id IN (SELECT token_id FROM token_users WHERE tenant_id = ? AND user_id = ?)
+		GROUP BY token_id HAVING argMaxMerge(owner) = ?`, tenant, tenant, user, user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []tokenInfo
+	for rows.Next() {
+		var t tokenInfo
+		var revoked uint8
+		if err := rows.Scan(&t.id, &t.name, &t.tokenType, &t.environment, &revoked, &t.useRows); err != nil {
+			return nil, err
+		}
+		t.revoked = revoked != 0
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// tokenInList binds a list for "x IN ?" as ('a', 'b'). A plain slice binds
+// as an array, ['a', 'b'], which ClickHouse 18.16 refuses after IN.
+func tokenInList(vals []string) clickhouse.GroupSet {
+	set := clickhouse.GroupSet{Value: make([]any, len(vals))}
+	for i, v := range vals {
+		set.Value[i] = v
+	}
+	return set
+}
+
+// TokenStats are the numbers of /tokens/stats.
+type TokenStats struct {
+	TotalTokens, ActiveTokens        uint64
+	EnvTest, EnvLive                 uint64 // tokens by latest environment
+	TypeSK, TypePK, TypeRK           uint64 // tokens by latest type
+	TotalRequests, UniqueIPs, Failed uint64
+}
+
+// TokenStats counts a scope's tokens (whatever the window) and the uses,
+// distinct IPs of uses, and failures (failed, expired, ip_blocked) of those
+// tokens with occurred_at in [from, to), which must be whole UTC days.
+func (s *Store) TokenStats(ctx context.Context, sc TokenScope, from, to time.Time) (TokenStats, error) {
+	if sc.UserID == "" {
+		return s.tenantTokenStats(ctx, sc.TenantID, from, to)
+	}
+	var st TokenStats
+	owned, err := s.ownedTokens(ctx, sc.TenantID, sc.UserID)
+	if err != nil || len(owned) == 0 {
+		return st, err
+	}
+	ids := make([]string, len(owned))
+	for i, t := range owned {
+		ids[i] = t.id
+		st.TotalTokens++
+		if !t.revoked {
+			st.ActiveTokens++
+		}
+		switch t.environment {
+		case "test":
+			st.EnvTest++
+		case "live":
+			st.EnvLive++
+		}
+		switch t.tokenType {
+		case "sk":
+			st.TypeSK++
+		case "pk":
+			st.TypePK++
+		case "rk":
+			st.TypeRK++
+		}
+	}
+	// A user's tokens are a few ranges of token_events' sort key.
+	err = s.conn.QueryRow(pointQuery(ctx), `SELECT
+		uniqExactIf(id, event = 'authenticated'),
+		uniqExactIf(ip_address, event = 'authenticated'),
+		uniqExactIf(id, event IN ('failed', 'expired', 'ip_blocked'))
+		FROM token_events WHERE tenant_id = ? AND token_id IN ?
+		AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)`,
+		sc.TenantID, tokenInList(ids), from.Unix(), to.Unix()).
+		Scan(&st.TotalRequests, &st.UniqueIPs, &st.Failed)
+	return st, err
+}
+
+// tenantTokenStats is TokenStats over every token of a tenant.
+func (s *Store) tenantTokenStats(ctx context.Context, tenant string, from, to time.Time) (TokenStats, error) {
+	var st TokenStats
+	err := s.conn.QueryRow(pointQuery(ctx), `SELECT count(), countIf(is_revoked = 0),
+		countIf(env = 'test'), countIf(env = 'live'), countIf(ttype = 'sk'), countIf(ttype = 'pk'), countIf(ttype = 'rk')
+		FROM (SELECT token_id, argMaxMerge(token_type) AS ttype, argMaxMerge(environment) AS env, maxMerge(revoked) AS is_revoked
+		      FROM token_summary WHERE tenant_id = ? GROUP BY token_id)`, tenant).
+		Scan(&st.TotalTokens, &st.ActiveTokens, &st.EnvTest, &st.EnvLive, &st.TypeSK, &st.TypePK, &st.TypeRK)
+	if err != nil {
+		return st, err
+	}
+	return s.tenantTokenUsage(ctx, tenant, from, to, st)
+}
+
+// tenantTokenUsage fills in the window's uses, failures and distinct IPs of
+// uses of a whole tenant. Counting them from the raw rows would read every
+// event of the window (over a million for a big tenant and 30 days), so:
+//
+//   - uses and failures are sums of the analytics buckets (TokenAnalytics:
+//     exact per bucket, rolled up when closed, live otherwise): the closed
+//     days by day, the last day by hour so that little is computed live;
+//   - distinct IPs come from token_use_ips, each IP's latest use: an IP was
+//     used in [from, to) if its latest use is in it. An IP whose latest use
+//     is at or after to (an event stamped ahead of the clock) may or may not
+//     have been used in the window too; those few are looked up in the raw
+//     rows.
+//
+// from and to must be whole UTC days.
+func (s *Store) tenantTokenUsage(ctx context.Context, tenant string, from, to time.Time, st TokenStats) (TokenStats, error) {
+	lastDay := to.Add(-24 * time.Hour)
+	var buckets []TokenBucket
+	if lastDay.After(from) {
+		days, err := s.TokenAnalytics(ctx, tenant, Daily, from, lastDay)
+		if err != nil {
+			return st, err
+		}
+		buckets = days
+	}
+	hours, err := s.TokenAnalytics(ctx, tenant, Hourly, lastDay, to)
+	if err != nil {
+		return st, err
+	}
+	for _, b := range append(buckets, hours...) {
+		st.TotalRequests += b.Authenticated
+		st.Failed += b.Failed + b.Expired + b.IPBlocked
+	}
+
+	// IPs with a row at or after to: usually none.
+	ahead, err := s.queryStrings(ctx, `SELECT DISTINCT ip_address FROM token_use_ips
+		WHERE tenant_id = ? AND last_use >= toDateTime(?)`, tenant, to.Unix())
+	if err != nil {
+		return st, err
+	}
+	// Every other IP's rows are all before to, and the largest is its latest
+	// use: it was used in the window if one of its rows is in it. Counting
+	// rows' IPs needs no GROUP BY per IP, which costs three times as much.
+	q := `SELECT uniqExact(ip_address) FROM token_use_ips
+		WHERE tenant_id = ? AND last_use >= toDateTime(?) AND last_use < toDateTime(?)`
+	args := []any{tenant, from.Unix(), to.Unix()}
+	if len(ahead) > 0 {
+		q += " AND ip_address NOT IN ?"
+		args = append(args, tokenInList(ahead))
+	}
+	if err := s.conn.QueryRow(pointQuery(ctx), q, args...).Scan(&st.UniqueIPs); err != nil || len(ahead) == 0 {
+		return st, err
+	}
+	var more uint64
+	err = s.conn.QueryRow(pointQuery(ctx), `SELECT uniqExact(ip_address) FROM token_events_by_time
+		WHERE tenant_id = ? AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)
+		AND event = 'authenticated' AND ip_address IN ?`,
+		tenant, from.Unix(), to.Unix(), tokenInList(ahead)).Scan(&more)
+	st.UniqueIPs += more
+	return st, err
+}
+
+// TokenUses is one token's number of uses, with its latest non-empty name.
+type TokenUses struct {
+	TokenID, Name string
+	Uses          uint64
+}
+
+// TopTokens returns a scope's n most used tokens of all time, most first,
+// ties by token id; tokens never used are left out.
+func (s *Store) TopTokens(ctx context.Context, sc TokenScope, n int) ([]TokenUses, error) {
+	if sc.UserID == "" {
+		top, err := s.topUses(ctx, sc.TenantID, n, func(atLeast uint64, limit int) ([]tokenBound, error) {
+			q := `SELECT token_id, sumMerge(use_rows) AS bound FROM token_summary WHERE tenant_id = ?
+				GROUP BY token_id HAVING bound >= ? ORDER BY bound DESC, token_id`
+			args := []any{sc.TenantID, atLeast}
+			if limit > 0 {
+				q += " LIMIT ?"
+				args = append(args, limit)
+			}
+			return s.tokenBounds(ctx, q, args...)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return top, s.attachTokenNames(ctx, sc.TenantID, top)
+	}
+
+	owned, err := s.ownedTokens(ctx, sc.TenantID, sc.UserID)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(owned, func(i, j int) bool {
+		if owned[i].useRows != owned[j].useRows {
+			return owned[i].useRows > owned[j].useRows
+		}
+		return owned[i].id < owned[j].id
+	})
+	top, err := s.topUses(ctx, sc.TenantID, n, func(atLeast uint64, limit int) ([]tokenBound, error) {
+		var out []tokenBound
+		for _, t := range owned {
+			if t.useRows < atLeast || (limit > 0 && len(out) == limit) {
+				break
+			}
+			out = append(out, tokenBound{id: t.id, bound: t.useRows})
+		}
+		return out, nil
+	})
+	names := make(map[string]string, len(owned))
+	for _, t := range owned {
+		names[t.id] = t.name
+	}
+	for i := range top {
+		top[i].Name = names[top[i].TokenID]
+	}
+	return top, err
+}
+
+// tokenBound is a token with an upper bound of its uses.
+type tokenBound struct {
+	id    string
+	bound uint64
+}
+
+// topUses finds the n most used tokens exactly.
+//
+// Counting every token's uses exactly would read the scope's whole history.
+// token_summary.use_rows is an upper bound of each token's uses (it counts
+// redelivered copies), so exact counts are needed only for the tokens whose
+// bound could reach the top n: first the n largest bounds, then, if the
+// next bound reaches the n-th exact count found, every token whose bound
+// does. candidates(atLeast, limit) lists the tokens whose bound is at least
+// atLeast, largest first (ties by id), at most limit of them when limit > 0.
+func (s *Store) topUses(ctx context.Context, tenant string, n int, candidates func(atLeast uint64, limit int) ([]tokenBound, error)) ([]TokenUses, error) {
+	first, err := candidates(1, n+1)
+	if err != nil || len(first) == 0 {
+		return nil, err
+	}
+	counted := make([]string, 0, n)
+	for _, t := range first[:min(n, len(first))] {
+		counted = append(counted, t.id)
+	}
+	uses, err := s.exactUses(ctx, tenant, counted)
+	if err != nil {
+		return nil, err
+	}
+	// A token not counted yet can only make the list by reaching the n-th
+	// count so far (a tie wins on token id, so >= and not >); the (n+1)-th
+	// bound is the largest of theirs.
+	if nth := max(nthLargest(uses, n), 1); len(first) > n && first[n].bound >= nth {
+		more, err := candidates(nth, 0)
+		if err != nil {
+			return nil, err
+		}
+		var rest []string
+		for _, t := range more {
+			if _, done := uses[t.id]; !done {
+				rest = append(rest, t.id)
+			}
+		}
+		if len(rest) > 0 {
+			extra, err := s.exactUses(ctx, tenant, rest)
+			if err != nil {
+				return nil, err
+			}
+			for id, u := range extra {
+				uses[id] = u
+			}
+		}
+	}
+
+	var out []TokenUses
+	for id, u := range uses {
+		if u > 0 {
+			out = append(out, TokenUses{TokenID: id, Uses: u})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Uses != out[j].Uses {
+			return out[i].Uses > out[j].Uses
+		}
+		return out[i].TokenID < out[j].TokenID
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
+// nthLargest is the n-th largest value of m (0 when m has fewer).
+func nthLargest(m map[string]uint64, n int) uint64 {
+	vals := make([]uint64, 0, len(m))
+	for _, v := range m {
+		vals = append(vals, v)
+	}
+	if len(vals) < n {
+		return 0
+	}
+	sort.Slice(vals, func(i, j int) bool { return vals[i] > vals[j] })
+	return vals[n-1]
+}
+
+// exactUses counts the uses of each of the given tokens, each event once.
+// Tokens without uses are present with 0.
+func (s *Store) exactUses(ctx context.Context, tenant string, tokens []string) (map[string]uint64, error) {
+	out := make(map[string]uint64, len(tokens))
+	for _, id := range tokens {
+		out[id] = 0
+	}
+	rows, err := s.conn.Query(pointQuery(ctx), `SELECT token_id, uniqExact(id) FROM token_events
+		WHERE tenant_id = ? AND token_id IN ? AND event = 'authenticated' GROUP BY token_id`, tenant, tokenInList(tokens))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n uint64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}
+
+// attachTokenNames fills in each token's latest non-empty name.
+func (s *Store) attachTokenNames(ctx context.Context, tenant string, list []TokenUses) error {
+	if len(list) == 0 {
+		return nil
+	}
+	ids := make([]string, len(list))
+	for i, t := range list {
+		ids[i] = t.TokenID
+	}
+	rows, err := s.conn.Query(pointQuery(ctx), `SELECT token_id, argMaxMerge(token_name) FROM token_summary
+		WHERE tenant_id = ? AND token_id IN ? GROUP BY token_id`, tenant, tokenInList(ids))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	names := map[string]string{}
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return err
+		}
+		names[id] = name
+	}
+	for i := range list {
+		list[i].Name = names[list[i].TokenID]
+	}
+	return rows.Err()
+}
+
+// tokenBounds runs a query whose rows are (token_id, bound).
+func (s *Store) tokenBounds(ctx context.Context, q string, args ...any) ([]tokenBound, error) {
+	rows, err := s.conn.Query(pointQuery(ctx), q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []tokenBound
+	for rows.Next() {
+		var t tokenBound
+		if err := rows.Scan(&t.id, &t.bound); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// queryStrings runs a query whose rows are one string each.
+func (s *Store) queryStrings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.conn.Query(pointQuery(ctx), q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// TokenUsesByDay counts a token's uses per UTC day with occurred_at in
+// [from, to), keyed by the day's start; days without uses are absent.
+func (s *Store) TokenUsesByDay(ctx context.Context, tenant, tokenID string, from, to time.Time) (map[time.Time]uint64, error) {
+	// Day and hour are computed from the Unix time, not toDate/toHour, which
+	// follow the server's time zone.
+	rows, err := s.conn.Query(pointQuery(ctx), `SELECT intDiv(toUInt32(occurred_at), 86400) AS day, uniqExact(id)
+		FROM token_events WHERE tenant_id = ? AND token_id = ? AND event = 'authenticated'
+		AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) GROUP BY day`,
+		tenant, tokenID, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[time.Time]uint64{}
+	for rows.Next() {
+		var day uint32
+		var n uint64
+		if err := rows.Scan(&day, &n); err != nil {
+			return nil, err
+		}
+		out[time.Unix(int64(day)*86400, 0).UTC()] = n
+	}
+	return out, rows.Err()
+}
+
+// TokenUsesByHour counts a token's uses by UTC hour of day (0–23) with
+// occurred_at in [from, to).
+func (s *Store) TokenUsesByHour(ctx context.Context, tenant, tokenID string, from, to time.Time) ([24]uint64, error) {
+	var out [24]uint64
+	rows, err := s.conn.Query(pointQuery(ctx), `SELECT intDiv(toUInt32(occurred_at) % 86400, 3600) AS hour, uniqExact(id)
+		FROM token_events WHERE tenant_id = ? AND token_id = ? AND event = 'authenticated'
+		AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) GROUP BY hour`,
+		tenant, tokenID, from.Unix(), to.Unix())
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var hour uint32
+		var n uint64
+		if err := rows.Scan(&hour, &n); err != nil {
+			return out, err
+		}
+		if hour < 24 {
+			out[hour] = n
+		}
+	}
+	return out, rows.Err()
+}
+
+// IPCount is an IP address and a number of events from it.
+type IPCount struct {
+	IPAddress string
+	Count     uint64
+}
+
+// TokenUsesByIP counts a token's uses per IP with occurred_at in [from, to):
+// at most limit, most first, ties by address.
+func (s *Store) TokenUsesByIP(ctx context.Context, tenant, tokenID string, from, to time.Time, limit int) ([]IPCount, error) {
+	return s.ipCounts(ctx, `SELECT ip_address, uniqExact(id) AS n FROM token_events
+		WHERE tenant_id = ? AND token_id = ? AND event = 'authenticated'
+		AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)
+		GROUP BY ip_address ORDER BY n DESC, ip_address LIMIT ?`,
+		tenant, tokenID, from.Unix(), to.Unix(), limit)
+}
+
+// SuspiciousTokenIPs lists the IPs with more than minFailures token events
+// failed or ip_blocked at or after since, most first, ties by address.
+func (s *Store) SuspiciousTokenIPs(ctx context.Context, tenant string, since time.Time, minFailures int) ([]IPCount, error) {
+	return s.ipCounts(ctx, `SELECT ip_address, uniqExact(id) AS n FROM token_events_by_time
+		WHERE tenant_id = ? AND occurred_at >= toDateTime(?) AND event IN ('failed', 'ip_blocked')
+		GROUP BY ip_address HAVING n > ? ORDER BY n DESC, ip_address`,
+		tenant, since.Unix(), minFailures)
+}
+
+func (s *Store) ipCounts(ctx context.Context, q string, args ...any) ([]IPCount, error) {
+	rows, err := s.conn.Query(pointQuery(ctx), q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []IPCount
+	for rows.Next() {
+		var c IPCount
+		if err := rows.Scan(&c.IPAddress, &c.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// TokenSummary is a token's use counts (SPEC §3 /tokens/{id}/summary).
+type TokenSummary struct {
+	TotalUses, UsesSince uint64
+	FirstUsed, LastUsed  time.Time // zero when never used
+}
+
+// TokenUseSummary counts a token's uses of all time and since a moment, and
+// the times of its first and last use.
+func (s *Store) TokenUseSummary(ctx context.Context, tenant, tokenID string, since time.Time) (TokenSummary, error) {
+	var sum TokenSummary
+	var first, last time.Time
+	err := s.conn.QueryRow(pointQuery(ctx), `SELECT uniqExact(id), uniqExactIf(id, occurred_at >= toDateTime(?)),
+		min(occurred_at), max(occurred_at)
+		FROM token_events WHERE tenant_id = ? AND token_id = ? AND event = 'authenticated'`,
+		since.Unix(), tenant, tokenID).Scan(&sum.TotalUses, &sum.UsesSince, &first, &last)
+	if err != nil {
+		return sum, err
+	}
+	if sum.TotalUses > 0 { // min and max of no rows are the zero DateTime
+		sum.FirstUsed, sum.LastUsed = first, last
+	}
+	return sum, nil
+}
+
+// TokenEvent is one stored token event as the API shows it.
+type TokenEvent struct {
+	ID, TokenID, TokenName, TokenType, Environment, Event string
+	UserID, IPAddress, UserAgent                          string
+	Metadata                                              string // JSON object
+	OccurredAt                                            time.Time
+}
+
+// TokenEventFilter selects token events of one tenant: of one token when
+// TokenID is set, else of every token (read from the by-time copy).
+type TokenEventFilter struct {
+	TenantID string
+	TokenID  string
+	Events   []string  // any of these actions; empty = all
+	From, To time.Time // [From, To); zero = unbounded
+}
+
+func (f TokenEventFilter) where() (string, []any) {
+	var b strings.Builder
+	args := []any{f.TenantID}
+	b.WriteString("tenant_id = ?")
+	if f.TokenID != "" {
+		b.WriteString(" AND token_id = ?")
+		args = append(args, f.TokenID)
+	}
+	if len(f.Events) > 0 {
+		b.WriteString(" AND event IN ?")
+		args = append(args, tokenInList(f.Events))
+	}
+	if !f.From.IsZero() {
+		b.WriteString(" AND occurred_at >= toDateTime(?)")
+		args = append(args, f.From.Unix())
+	}
+	if !f.To.IsZero() {
+		b.WriteString(" AND occurred_at < toDateTime(?)")
+		args = append(args, f.To.Unix())
+	}
+	return b.String(), args
+}
+
+func (f TokenEventFilter) table() string {
+	if f.TokenID != "" {
+		return "token_events"
+	}
+	return "token_events_by_time"
+}
+
+const tokenEventColumnsSQL = `id, token_id, token_name, toString(token_type), toString(environment), toString(event),
+	user_id, ip_address, user_agent, metadata, occurred_at`
+
+// TokenEvents returns one page of matching token events, newest first, each
+// event once, and how many events match in all. now places the first, narrow
+// window of the page search when f.To does not.
+func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, limit int, now time.Time) ([]TokenEvent, uint64, error) {
+	where, args := f.where()
+	var total uint64
+	if err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id) FROM "+f.table()+" WHERE "+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if total == 0 || offset >= int(total) {
+		return nil, total, nil
+	}
+	// As in loginPage: 18.16 sorts every matching row before LIMIT, so look
+	// for the page in a recent window first and widen it until it holds the
+	// page. A window has no end but f.To, so events stamped ahead of now are
+	// in the first one.
+	end := f.To
+	if end.IsZero() {
+		end = now
+	}
+	for _, span := range pageWindows {
+		wf := f
+		if span > 0 {
+			start := end.Add(-span)
+			if f.From.IsZero() || start.After(f.From) {
+				wf.From = start
+			} else {
+				span = 0 // the window already covers the whole range
+			}
+		}
+		where, args := wf.where()
+		q := "SELECT " + tokenEventColumnsSQL + " FROM " + f.table() + " WHERE " + where +
+			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?"
+		page, err := s.scanTokenEvents(ctx, q, append(args, offset, limit)...)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(page) == limit || span == 0 {
+			return page, total, nil
+		}
+	}
+	return nil, total, nil // unreachable: the last window is unbounded
+}
+
+func (s *Store) scanTokenEvents(ctx context.Context, q string, args ...any) ([]TokenEvent, error) {
+	rows, err := s.conn.Query(pointQuery(ctx), q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TokenEvent
+	for rows.Next() {
+		var e TokenEvent
+		if err := rows.Scan(&e.ID, &e.TokenID, &e.TokenName, &e.TokenType, &e.Environment, &e.Event,
+			&e.UserID, &e.IPAddress, &e.UserAgent, &e.Metadata, &e.OccurredAt); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
