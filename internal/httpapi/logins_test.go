@@ -53,8 +53,9 @@ func seedLogins(t *testing.T, a *api) {
 	// A redelivered copy of two events: counted once everywhere.
 	a.seed(evs[0], evs[13])
 	// An alert flags one of alice's logins.
-	if err := a.store.Conn().Exec(context.Background(), `INSERT INTO alerts (tenant_id, occurred_at, id, event_id, user_id, rule, severity)
-		SELECT 'acme', now(), 'al-1', 'a-phone', 'alice', 'new_device', 'low'`); err != nil {
+	// An alert carries its event's occurred_at (SPEC §4).
+	if err := a.store.Conn().Exec(context.Background(), fmt.Sprintf(`INSERT INTO alerts (tenant_id, occurred_at, id, event_id, user_id, rule, severity)
+		SELECT 'acme', toDateTime(%d), 'al-1', 'a-phone', 'alice', 'new_device', 'low'`, phone.OccurredAt.Unix())); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -370,5 +371,39 @@ func TestTenantTotalsWithRollup(t *testing.T) {
 		if got.Pagination.Total != before[i] {
 			t.Errorf("%v: total %d after the rollup, %d before", q, got.Pagination.Total, before[i])
 		}
+	}
+}
+
+// Tenant-wide pages are looked for in widening time windows (the seed spans
+// 55 days, so every window size is crossed): together they list each event
+// once, newest first.
+func TestTenantPagesCoverEverythingOnce(t *testing.T) {
+	a := newAPI(t, now)
+	seedLogins(t, a)
+	admin := a.token("acme", "root", "admin.audit_log")
+	var all []httpapi.LoginItem
+	for page := 1; page <= 5; page++ {
+		var got loginList
+		a.getJSON(admin, "/api/v1/login-history/tenant", url.Values{"per_page": {"4"}, "page": {fmt.Sprint(page)}}, &got)
+		if got.Pagination.LastPage != 5 || got.Pagination.Total != 19 {
+			t.Fatalf("page %d pagination %+v", page, got.Pagination)
+		}
+		all = append(all, got.History...)
+	}
+	seen := map[string]bool{}
+	for i, it := range all {
+		if seen[it.ID] {
+			t.Errorf("%s listed twice", it.ID)
+		}
+		seen[it.ID] = true
+		if i > 0 && it.CreatedAt > all[i-1].CreatedAt {
+			t.Errorf("%s (%s) after %s (%s): not newest first", it.ID, it.CreatedAt, all[i-1].ID, all[i-1].CreatedAt)
+		}
+	}
+	if len(seen) != 19 {
+		t.Errorf("pages listed %d events, want 19", len(seen))
+	}
+	if all[len(all)-1].ID != "a-ok-11" {
+		t.Errorf("oldest = %s, want a-ok-11", all[len(all)-1].ID)
 	}
 }

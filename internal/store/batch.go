@@ -92,7 +92,11 @@ func (c *common) add(ev *event.Event, r enrich.Result, now time.Time) {
 	c.userAgent = append(c.userAgent, ev.UserAgent)
 	c.occurredAt = append(c.occurredAt, t.Truncate(time.Second))
 	c.occurredMs = append(c.occurredMs, uint16(t.Nanosecond()/int(time.Millisecond)))
-	c.deviceType = append(c.deviceType, r.Type)
+	device := r.Type
+	if device == "" { // the column is an enum: an empty value would fail the whole insert
+		device = enrich.DeviceUnknown
+	}
+	c.deviceType = append(c.deviceType, device)
 	c.browser = append(c.browser, r.Browser)
 	c.platform = append(c.platform, r.Platform)
 	c.country = append(c.country, r.Country)

@@ -74,6 +74,9 @@ const loginColumnsSQL = `id, user_id, tenant_id, ip_address, user_agent, toStrin
 // Logins returns one page of matching logins, newest first, each event once,
 // and how many events match in all.
 func (s *Store) Logins(ctx context.Context, f LoginFilter, offset, limit int) ([]Login, uint64, error) {
+	if f.SuspiciousOnly && f.Status == "" {
+		return s.flaggedLogins(ctx, f, offset, limit)
+	}
 	total, err := s.countLogins(ctx, f)
 	if err != nil {
 		return nil, 0, err
@@ -81,7 +84,46 @@ func (s *Store) Logins(ctx context.Context, f LoginFilter, offset, limit int) ([
 	if total == 0 || offset >= int(total) {
 		return nil, total, nil
 	}
-	out, err := s.loginPage(ctx, f, offset, limit)
+	out, err := s.loginPage(ctx, f, offset, limit, total)
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, s.attachRules(ctx, f.TenantID, out)
+}
+
+// flaggedLogins lists logins that alerts name, starting from the small
+// alerts table instead of filtering a tenant's millions of logins by id.
+// token_new_network is the one rule that fires on token events.
+func (s *Store) flaggedLogins(ctx context.Context, f LoginFilter, offset, limit int) ([]Login, uint64, error) {
+	var b strings.Builder
+	args := []any{f.TenantID}
+	b.WriteString("tenant_id = ? AND rule != 'token_new_network'")
+	if f.UserID != "" {
+		b.WriteString(" AND user_id = ?")
+		args = append(args, f.UserID)
+	}
+	if !f.From.IsZero() {
+		b.WriteString(" AND occurred_at >= toDateTime(?)")
+		args = append(args, f.From.Unix())
+	}
+	if !f.To.IsZero() {
+		b.WriteString(" AND occurred_at < toDateTime(?)")
+		args = append(args, f.To.Unix())
+	}
+	where := b.String()
+	var total uint64
+	if err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(event_id) FROM alerts_by_event WHERE "+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if total == 0 || offset >= int(total) {
+		return nil, total, nil
+	}
+	keys, err := s.loginKeys(ctx, "SELECT event_id, max(occurred_at) AS t FROM alerts_by_event WHERE "+where+
+		" GROUP BY event_id ORDER BY t DESC, event_id DESC LIMIT ?, ?", append(args, offset, limit)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := s.loginsByID(ctx, f.TenantID, f.UserID, keys)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -174,7 +216,13 @@ func statusArg(status string) []any {
 // loginPage reads a newest-first page. ClickHouse 18.16 sorts every matching
 // row before LIMIT, so the page is first looked for in a recent window of the
 // sort key, widened until it holds the page (see README, Performance).
-func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int) ([]Login, error) {
+func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int, total uint64) ([]Login, error) {
+	if total <= directReadMax {
+		// Few rows (most users): sorting them all is cheaper than probing windows.
+		where, args := f.where()
+		return s.scanLogins(ctx, "SELECT "+loginColumnsSQL+" FROM "+f.table()+" WHERE "+where+
+			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, offset, limit)...)
+	}
 	end := f.To
 	if end.IsZero() {
 		end = time.Now() // the window has no upper bound then, so events stamped ahead are in it
@@ -189,18 +237,87 @@ func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int)
 				span = 0 // the window already covers the whole range
 			}
 		}
+		// Sort only the key columns, then fetch the page's full rows: a deep
+		// page sorts hundreds of thousands of rows, and narrow ones sort fast.
 		where, args := wf.where()
-		q := "SELECT " + loginColumnsSQL + " FROM " + f.table() + " WHERE " + where +
-			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?"
-		rows, err := s.scanLogins(ctx, q, append(args, offset, limit)...)
+		keys, err := s.loginKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+
+			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, offset, limit)...)
 		if err != nil {
 			return nil, err
 		}
-		if len(rows) == limit || span == 0 {
-			return rows, nil
+		if len(keys) == limit || span == 0 {
+			return s.loginsByID(ctx, f.TenantID, f.UserID, keys)
 		}
 	}
 	return nil, nil // unreachable: the last window is unbounded
+}
+
+// loginKey places one login in the newest-first order.
+type loginKey struct {
+	id string
+	at time.Time
+}
+
+func (s *Store) loginKeys(ctx context.Context, q string, args ...any) ([]loginKey, error) {
+	rows, err := s.conn.Query(pointQuery(ctx), q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []loginKey
+	for rows.Next() {
+		var k loginKey
+		if err := rows.Scan(&k.id, &k.at); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// directReadMax is how many matching rows a page reads without windows.
+var directReadMax uint64 = 2000 // a variable so the tests can force the window path
+
+// loginsByID fetches the full rows of the given logins of a tenant (and
+// user, when known: the user-keyed table is then the narrow one), in the
+// order of keys, reading only the time span they cover.
+func (s *Store) loginsByID(ctx context.Context, tenant, user string, keys []loginKey) ([]Login, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	lo, hi := keys[0].at, keys[0].at
+	ids := make([]any, len(keys))
+	for i, k := range keys {
+		ids[i] = k.id
+		if k.at.Before(lo) {
+			lo = k.at
+		}
+		if k.at.After(hi) {
+			hi = k.at
+		}
+	}
+	table, cond, args := "login_events_by_time", "tenant_id = ?", []any{tenant}
+	if user != "" {
+		table, cond, args = "login_events", "tenant_id = ? AND user_id = ?", []any{tenant, user}
+	}
+	args = append(append(args, lo.Unix(), hi.Unix()), ids...)
+	rows, err := s.scanLogins(ctx, "SELECT "+loginColumnsSQL+" FROM "+table+" WHERE "+cond+
+		` AND occurred_at >= toDateTime(?) AND occurred_at <= toDateTime(?) AND id IN (`+placeholders(len(ids))+`)
+		ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]Login, len(rows))
+	for _, l := range rows {
+		byID[l.ID] = l
+	}
+	out := make([]Login, 0, len(keys))
+	for _, k := range keys {
+		if l, ok := byID[k.id]; ok {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
 
 // pageWindows are the spans tried for a newest-first page; 0 is "the whole range".

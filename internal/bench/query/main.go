@@ -75,6 +75,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := runRollup(ctx, st, stdout); err != nil {
 		return err
 	}
+	if err := waitForMerges(ctx, st, 5*time.Minute, stdout); err != nil {
+		return err
+	}
 
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
@@ -149,7 +152,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(&table, "# bench-query, %s\n\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(&table, "%d login and %d token event rows (90 days, 1,000 tenants, tenant-0 holds 40 %%) in `%s`; "+
 		"concurrency %d, %s per endpoint, API in-process over HTTP keep-alive. "+
-		"Load average before / after: %s / %s (the machine has 2 cores; other work on it skews the numbers).\n\n",
+		"1-minute load average before / after: %s / %s (2 cores; the benchmark's own clients count, so does anything else running).\n\n",
 		o.logins, o.tokens, o.db, o.concurrency, o.duration, loadBefore, loadAverage())
 	report(&table, results, o.concurrency, o.duration, logPath)
 	fmt.Fprintln(stdout)

@@ -392,3 +392,31 @@ func runRollup(ctx context.Context, st *store.Store, out io.Writer) error {
 	fmt.Fprintf(out, "analytics rollup ran in %s\n", time.Since(t0).Round(time.Millisecond))
 	return nil
 }
+
+// waitForMerges waits (up to limit) until ClickHouse has no background merge
+// running in the database, so that the first endpoints measured do not
+// compete with the merges a fresh seed or rollup leaves behind.
+func waitForMerges(ctx context.Context, st *store.Store, limit time.Duration, out io.Writer) error {
+	t0 := time.Now()
+	for {
+		var n uint64
+		if err := st.Conn().QueryRow(ctx, "SELECT count() FROM system.merges WHERE database = ?", st.Database()).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			if waited := time.Since(t0); waited > time.Second {
+				fmt.Fprintf(out, "waited %s for background merges\n", waited.Round(time.Second))
+			}
+			return nil
+		}
+		if time.Since(t0) > limit {
+			fmt.Fprintf(out, "%d background merges still running after %s; measuring anyway\n", n, limit)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
