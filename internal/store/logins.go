@@ -223,20 +223,10 @@ func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int,
 		return s.scanLogins(ctx, "SELECT "+loginColumnsSQL+" FROM "+f.table()+" WHERE "+where+
 			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, offset, limit)...)
 	}
-	end := f.To
-	if end.IsZero() {
-		end = time.Now() // the window has no upper bound then, so events stamped ahead are in it
-	}
-	for _, span := range pageWindows {
+	starts := windowStarts(f.From, f.To, time.Now())
+	for i, lo := range starts {
 		wf := f
-		if span > 0 {
-			start := end.Add(-span)
-			if f.From.IsZero() || start.After(f.From) {
-				wf.From = start
-			} else {
-				span = 0 // the window already covers the whole range
-			}
-		}
+		wf.From = lo
 		// Sort only the key columns, then fetch the page's full rows: a deep
 		// page sorts hundreds of thousands of rows, and narrow ones sort fast.
 		where, args := wf.where()
@@ -245,7 +235,7 @@ func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int,
 		if err != nil {
 			return nil, err
 		}
-		if len(keys) == limit || span == 0 {
+		if len(keys) == limit || i == len(starts)-1 {
 			return s.loginsByID(ctx, f.TenantID, f.UserID, keys)
 		}
 	}
@@ -320,8 +310,29 @@ func (s *Store) loginsByID(ctx context.Context, tenant, user string, keys []logi
 	return out, nil
 }
 
-// pageWindows are the spans tried for a newest-first page; 0 is "the whole range".
-var pageWindows = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 35 * 24 * time.Hour, 0}
+// pageWindows are the spans tried, in turn, for a newest-first page.
+var pageWindows = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 35 * 24 * time.Hour}
+
+// windowStarts returns the lower bounds to try for a newest-first page of
+// [from, to), narrowest first; the last is from itself, the whole range. A
+// window ends at to, or has no end when to is zero, so events stamped ahead
+// of now are in the first one. A window holding the whole page is exact:
+// every row outside it is older.
+func windowStarts(from, to, now time.Time) []time.Time {
+	end := to
+	if end.IsZero() {
+		end = now
+	}
+	var out []time.Time
+	for _, span := range pageWindows {
+		start := end.Add(-span)
+		if !from.IsZero() && !start.After(from) {
+			break
+		}
+		out = append(out, start)
+	}
+	return append(out, from)
+}
 
 func (s *Store) scanLogins(ctx context.Context, q string, args ...any) ([]Login, error) {
 	rows, err := s.conn.Query(pointQuery(ctx), q, args...)

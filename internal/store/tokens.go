@@ -626,20 +626,10 @@ func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, lim
 	// for the page in a recent window first and widen it until it holds the
 	// page. A window has no end but f.To, so events stamped ahead of now are
 	// in the first one.
-	end := f.To
-	if end.IsZero() {
-		end = now
-	}
-	for _, span := range pageWindows {
+	starts := windowStarts(f.From, f.To, now)
+	for i, lo := range starts {
 		wf := f
-		if span > 0 {
-			start := end.Add(-span)
-			if f.From.IsZero() || start.After(f.From) {
-				wf.From = start
-			} else {
-				span = 0 // the window already covers the whole range
-			}
-		}
+		wf.From = lo
 		where, args := wf.where()
 		q := "SELECT " + tokenEventColumnsSQL + " FROM " + f.table() + " WHERE " + where +
 			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?"
@@ -647,7 +637,7 @@ func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, lim
 		if err != nil {
 			return nil, 0, err
 		}
-		if len(page) == limit || span == 0 {
+		if len(page) == limit || i == len(starts)-1 {
 			return page, total, nil
 		}
 	}
