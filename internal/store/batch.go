@@ -2,8 +2,8 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/authwatch/authwatch/event"
@@ -122,15 +122,61 @@ func (c *common) reset() {
 	c.country, c.city, c.metadata, c.ingestedAt = c.country[:0], c.city[:0], c.metadata[:0], c.ingestedAt[:0]
 }
 
+// metadataJSON encodes metadata as a JSON object with sorted keys, as
+// encoding/json would, without its reflection: this runs once per event.
+// Decoded events hold valid UTF-8, so only quotes, backslashes and control
+// characters need escaping.
 func metadataJSON(m map[string]string) string {
 	if len(m) == 0 {
 		return "{}"
 	}
-	b, err := json.Marshal(m)
-	if err != nil { // a map of strings always marshals
-		return "{}"
+	var keysBuf [event.MaxMetadataKeys]string
+	keys := keysBuf[:0]
+	size := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		size += len(k) + len(v) + 6
 	}
+	slices.Sort(keys)
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	b = append(b, '}')
 	return string(b)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c == '\b':
+			b = append(b, '\\', 'b')
+		case c == '\f':
+			b = append(b, '\\', 'f')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 func (b *Batch) addLogin(ev *event.Event, r enrich.Result, now time.Time) {
