@@ -362,21 +362,32 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []string) (
 	for _, id := range tokens {
 		out[id] = 0
 	}
-	rows, err := s.conn.Query(pointQuery(ctx), `SELECT token_id, uniqExact(id) FROM token_events
-		WHERE tenant_id = ? AND token_id IN ? AND event = 'authenticated' GROUP BY token_id`, tenant, tokenInList(tokens))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var n uint64
-		if err := rows.Scan(&id, &n); err != nil {
+	// Many tokens can tie at the n-th place; chunks keep each IN list far
+	// below ClickHouse's max_query_size whatever a tenant holds.
+	const chunk = 1000
+	for start := 0; start < len(tokens); start += chunk {
+		part := tokens[start:min(start+chunk, len(tokens))]
+		rows, err := s.conn.Query(pointQuery(ctx), `SELECT token_id, uniqExact(id) FROM token_events
+			WHERE tenant_id = ? AND token_id IN ? AND event = 'authenticated' GROUP BY token_id`, tenant, tokenInList(part))
+		if err != nil {
 			return nil, err
 		}
-		out[id] = n
+		for rows.Next() {
+			var id string
+			var n uint64
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = n
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // attachTokenNames fills in each token's latest non-empty name.
