@@ -79,8 +79,9 @@ var statusNames = func() []string {
 	return out
 }()
 
-// loginList serves the three lists that differ only in their filter.
-func (s *Server) loginList(c echo.Context, f store.LoginFilter, pg Page) error {
+// loginList serves the three lists that differ only in their filter; the
+// tenant-wide one also names each row's user.
+func (s *Server) loginList(c echo.Context, f store.LoginFilter, pg Page, withProfiles bool) error {
 	logins, total, err := s.store.Logins(c.Request().Context(), f, pg.Offset(), pg.PerPage)
 	if err != nil {
 		return err
@@ -89,7 +90,7 @@ func (s *Server) loginList(c echo.Context, f store.LoginFilter, pg Page) error {
 	for i, l := range logins {
 		items[i] = loginItem(l)
 	}
-	if principal(c).Admin() && c.Path() == "/api/v1/login-history/tenant" { // the tenant-wide list names each user
+	if withProfiles {
 		if err := s.attachProfiles(c, f.TenantID, logins, items); err != nil {
 			return err
 		}
@@ -130,7 +131,7 @@ func (s *Server) loginHistory(c echo.Context) error {
 		return err
 	}
 	who := principal(c)
-	return s.loginList(c, store.LoginFilter{TenantID: who.TenantID, UserID: who.UserID, Status: status, From: r.From, To: r.To}, pg)
+	return s.loginList(c, store.LoginFilter{TenantID: who.TenantID, UserID: who.UserID, Status: status, From: r.From, To: r.To}, pg, false)
 }
 
 // GET /api/v1/login-history/suspicious — the caller's flagged logins.
@@ -142,7 +143,7 @@ func (s *Server) suspiciousLogins(c echo.Context) error {
 		return err
 	}
 	who := principal(c)
-	return s.loginList(c, store.LoginFilter{TenantID: who.TenantID, UserID: who.UserID, From: r.From, To: r.To, SuspiciousOnly: true}, pg)
+	return s.loginList(c, store.LoginFilter{TenantID: who.TenantID, UserID: who.UserID, From: r.From, To: r.To, SuspiciousOnly: true}, pg, false)
 }
 
 // GET /api/v1/login-history/tenant — every user's logins (admin).
@@ -157,7 +158,7 @@ func (s *Server) tenantLoginHistory(c echo.Context) error {
 		return err
 	}
 	f := store.LoginFilter{TenantID: principal(c).TenantID, UserID: user, Status: status, From: r.From, To: r.To, SuspiciousOnly: suspicious}
-	return s.loginList(c, f, pg)
+	return s.loginList(c, f, pg, true)
 }
 
 // LoginStats is the answer of /login-history/stats.

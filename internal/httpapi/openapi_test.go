@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -307,8 +308,9 @@ func seedOpenAPIData(t *testing.T, a *api) {
 		tokenEvent("acme", "t-bob-revoked", "bob", "tok_b", event.TokenRevoked, "89.160.20.1", at(day)),
 	}
 	a.seed(evs...)
-	if err := a.store.Conn().Exec(context.Background(), `INSERT INTO alerts (tenant_id, occurred_at, id, event_id, user_id, rule, severity)
-		SELECT 'acme', now(), 'al-1', 'l-phone', 'alice', 'new_device', 'low'`); err != nil {
+	// The alert carries its event's occurred_at (SPEC §4), so flagged lists find the login.
+	if err := a.store.Conn().Exec(context.Background(), fmt.Sprintf(`INSERT INTO alerts (tenant_id, occurred_at, id, event_id, user_id, rule, severity)
+		SELECT 'acme', toDateTime(%d), 'al-1', 'l-phone', 'alice', 'new_device', 'low'`, phone.OccurredAt.Unix())); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Login is one stored login event as the API shows it.
@@ -29,35 +31,23 @@ type LoginFilter struct {
 // where builds the WHERE clause and its arguments; every value is bound,
 // never spliced into the SQL.
 func (f LoginFilter) where() (string, []any) {
-	var b strings.Builder
-	args := []any{f.TenantID}
-	b.WriteString("tenant_id = ?")
+	var c conds
+	c.and("tenant_id = ?", f.TenantID)
 	if f.UserID != "" {
-		b.WriteString(" AND user_id = ?")
-		args = append(args, f.UserID)
+		c.and("user_id = ?", f.UserID)
 	}
 	if f.Status != "" {
-		b.WriteString(" AND status = ?")
-		args = append(args, f.Status)
+		c.and("status = ?", f.Status)
 	}
-	if !f.From.IsZero() {
-		b.WriteString(" AND occurred_at >= toDateTime(?)")
-		args = append(args, f.From.Unix())
-	}
-	if !f.To.IsZero() {
-		b.WriteString(" AND occurred_at < toDateTime(?)")
-		args = append(args, f.To.Unix())
-	}
+	c.span(f.From, f.To)
 	if f.SuspiciousOnly {
-		b.WriteString(" AND id IN (SELECT event_id FROM alerts_by_event WHERE tenant_id = ?")
-		args = append(args, f.TenantID)
 		if f.UserID != "" {
-			b.WriteString(" AND user_id = ?")
-			args = append(args, f.UserID)
+			c.and("id IN (SELECT event_id FROM alerts_by_event WHERE tenant_id = ? AND user_id = ?)", f.TenantID, f.UserID)
+		} else {
+			c.and("id IN (SELECT event_id FROM alerts_by_event WHERE tenant_id = ?)", f.TenantID)
 		}
-		b.WriteString(")")
 	}
-	return b.String(), args
+	return c.sql()
 }
 
 // table picks the copy whose sort key fits: a user's rows, or a tenant's by time.
@@ -95,22 +85,13 @@ func (s *Store) Logins(ctx context.Context, f LoginFilter, offset, limit int) ([
 // alerts table instead of filtering a tenant's millions of logins by id.
 // token_new_network is the one rule that fires on token events.
 func (s *Store) flaggedLogins(ctx context.Context, f LoginFilter, offset, limit int) ([]Login, uint64, error) {
-	var b strings.Builder
-	args := []any{f.TenantID}
-	b.WriteString("tenant_id = ? AND rule != 'token_new_network'")
+	var c conds
+	c.and("tenant_id = ? AND rule != 'token_new_network'", f.TenantID)
 	if f.UserID != "" {
-		b.WriteString(" AND user_id = ?")
-		args = append(args, f.UserID)
+		c.and("user_id = ?", f.UserID)
 	}
-	if !f.From.IsZero() {
-		b.WriteString(" AND occurred_at >= toDateTime(?)")
-		args = append(args, f.From.Unix())
-	}
-	if !f.To.IsZero() {
-		b.WriteString(" AND occurred_at < toDateTime(?)")
-		args = append(args, f.To.Unix())
-	}
-	where := b.String()
+	c.span(f.From, f.To)
+	where, args := c.sql()
 	var total uint64
 	if err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(event_id) FROM alerts_by_event WHERE "+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
@@ -249,20 +230,9 @@ type loginKey struct {
 }
 
 func (s *Store) loginKeys(ctx context.Context, q string, args ...any) ([]loginKey, error) {
-	rows, err := s.conn.Query(pointQuery(ctx), q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []loginKey
-	for rows.Next() {
-		var k loginKey
-		if err := rows.Scan(&k.id, &k.at); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, s, func(r driver.Rows) (k loginKey, err error) {
+		return k, r.Scan(&k.id, &k.at)
+	}, q, args...)
 }
 
 // directReadMax is how many matching rows a page reads without windows.

@@ -3,10 +3,10 @@ package store
 import (
 	"context"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Token reads (SPEC §3 "Token usage"). A token is (tenant_id, token_id); its
@@ -421,38 +421,16 @@ func (s *Store) attachTokenNames(ctx context.Context, tenant string, list []Toke
 
 // tokenBounds runs a query whose rows are (token_id, bound).
 func (s *Store) tokenBounds(ctx context.Context, q string, args ...any) ([]tokenBound, error) {
-	rows, err := s.conn.Query(pointQuery(ctx), q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []tokenBound
-	for rows.Next() {
-		var t tokenBound
-		if err := rows.Scan(&t.id, &t.bound); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, s, func(r driver.Rows) (t tokenBound, err error) {
+		return t, r.Scan(&t.id, &t.bound)
+	}, q, args...)
 }
 
 // queryStrings runs a query whose rows are one string each.
 func (s *Store) queryStrings(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := s.conn.Query(pointQuery(ctx), q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, s, func(r driver.Rows) (v string, err error) {
+		return v, r.Scan(&v)
+	}, q, args...)
 }
 
 // TokenUsesByDay counts a token's uses per UTC day with occurred_at in
@@ -589,26 +567,16 @@ type TokenEventFilter struct {
 }
 
 func (f TokenEventFilter) where() (string, []any) {
-	var b strings.Builder
-	args := []any{f.TenantID}
-	b.WriteString("tenant_id = ?")
+	var c conds
+	c.and("tenant_id = ?", f.TenantID)
 	if f.TokenID != "" {
-		b.WriteString(" AND token_id = ?")
-		args = append(args, f.TokenID)
+		c.and("token_id = ?", f.TokenID)
 	}
 	if len(f.Events) > 0 {
-		b.WriteString(" AND event IN ?")
-		args = append(args, tokenInList(f.Events))
+		c.and("event IN ?", tokenInList(f.Events))
 	}
-	if !f.From.IsZero() {
-		b.WriteString(" AND occurred_at >= toDateTime(?)")
-		args = append(args, f.From.Unix())
-	}
-	if !f.To.IsZero() {
-		b.WriteString(" AND occurred_at < toDateTime(?)")
-		args = append(args, f.To.Unix())
-	}
-	return b.String(), args
+	c.span(f.From, f.To)
+	return c.sql()
 }
 
 func (f TokenEventFilter) table() string {
