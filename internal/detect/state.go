@@ -1,0 +1,147 @@
+package detect
+
+import (
+	"slices"
+	"time"
+)
+
+// The states below are what the detector remembers between events, stored
+// as JSON (short keys: a million users must fit in well under a gigabyte).
+// Every list is bounded and ages out, so a state stays small however busy
+// its user, IP or token is.
+
+// Caps on the lists of a state.
+const (
+	maxSeen      = 32  // devices, countries, token networks
+	maxHours     = 512 // success times kept for unusual_hour
+	maxFailures  = 64
+	maxAccounts  = 256 // distinct accounts an IP failed against
+	maxRecent    = 32  // ids of events already applied (redelivery)
+	firedHorizon = 2   // days a per-day dedup entry is kept
+)
+
+// Seen is something known with when it was last seen (unix seconds).
+type Seen struct {
+	Key  string `json:"k"`
+	Last int64  `json:"t"`
+}
+
+// Place is a success's place and time.
+type Place struct {
+	At      int64   `json:"t"`
+	Country string  `json:"c,omitempty"`
+	City    string  `json:"ci,omitempty"`
+	Lat     float64 `json:"la,omitempty"`
+	Lon     float64 `json:"lo,omitempty"`
+	Located bool    `json:"l,omitempty"`
+	Device  string  `json:"d,omitempty"`
+	IP      string  `json:"ip,omitempty"`
+}
+
+// Failure is one failed attempt (unix seconds), by event id so a
+// redelivered one is not counted twice.
+type Failure struct {
+	At int64  `json:"t"`
+	ID string `json:"id"`
+}
+
+// Fired records that a rule alerted about a subject on a day, for the
+// one-alert-per-day limit.
+type Fired struct {
+	Key string `json:"k"`
+	Day int32  `json:"d"`
+}
+
+// UserState is what the detector knows of one user.
+type UserState struct {
+	Successes uint64    `json:"n,omitempty"` // all-time successes; 0 = the next is the first
+	Devices   []Seen    `json:"dv,omitempty"`
+	Countries []Seen    `json:"co,omitempty"`
+	Last      *Place    `json:"ls,omitempty"` // latest success
+	Failures  []Failure `json:"f,omitempty"`  // within FailureWindow of the newest
+	Hours     []int64   `json:"h,omitempty"`  // success times within HabitWindow, oldest first
+	Fired     []Fired   `json:"fi,omitempty"`
+	Recent    []string  `json:"r,omitempty"`
+}
+
+// IPState is what the detector knows of one IP in one tenant.
+type IPState struct {
+	Failures    []Failure `json:"f,omitempty"` // toward the next lockout
+	LockedUntil int64     `json:"lu,omitempty"`
+	Accounts    []Seen    `json:"a,omitempty"` // accounts failed against, last failure each
+	Fired       []Fired   `json:"fi,omitempty"`
+	Recent      []string  `json:"r,omitempty"`
+}
+
+// TokenState is what the detector knows of one API token.
+type TokenState struct {
+	First    int64    `json:"t,omitempty"` // first authenticated use
+	Networks []Seen   `json:"nw,omitempty"`
+	Fired    []Fired  `json:"fi,omitempty"`
+	Recent   []string `json:"r,omitempty"`
+}
+
+// applied says whether the event was already applied, and remembers it if not.
+func applied(recent *[]string, id string) bool {
+	if slices.Contains(*recent, id) {
+		return true
+	}
+	*recent = append(*recent, id)
+	if len(*recent) > maxRecent {
+		*recent = slices.Delete(*recent, 0, len(*recent)-maxRecent)
+	}
+	return false
+}
+
+// find returns the entry for key, or nil.
+func find(list []Seen, key string) *Seen {
+	for i := range list {
+		if list[i].Key == key {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+// see records key as seen at t, dropping entries older than horizon and the
+// oldest beyond the cap.
+func see(list []Seen, key string, t, horizon int64, limit int) []Seen {
+	if s := find(list, key); s != nil {
+		s.Last = max(s.Last, t)
+	} else {
+		list = append(list, Seen{Key: key, Last: t})
+	}
+	list = slices.DeleteFunc(list, func(s Seen) bool { return s.Last < horizon })
+	if len(list) > limit {
+		slices.SortFunc(list, func(a, b Seen) int { return int(b.Last - a.Last) })
+		list = list[:limit]
+	}
+	return list
+}
+
+// addFailure inserts a failure in time order (once per id) and drops those
+// before horizon.
+func addFailure(list []Failure, f Failure, horizon int64) []Failure {
+	if !slices.ContainsFunc(list, func(x Failure) bool { return x.ID == f.ID }) {
+		i, _ := slices.BinarySearchFunc(list, f.At, func(x Failure, t int64) int { return int(x.At - t) })
+		list = slices.Insert(list, i, f)
+	}
+	list = slices.DeleteFunc(list, func(x Failure) bool { return x.At < horizon })
+	if len(list) > maxFailures {
+		list = slices.Delete(list, 0, len(list)-maxFailures)
+	}
+	return list
+}
+
+// fire says whether rule may alert about subject on the event's day, and
+// records it when so: at most one alert per (rule, subject) per day.
+func fire(fired *[]Fired, rule Rule, subject string, at time.Time) bool {
+	day := int32(at.Unix() / 86400)
+	key := string(rule) + "|" + subject
+	*fired = slices.DeleteFunc(*fired, func(f Fired) bool { return f.Day < day-firedHorizon })
+	if slices.ContainsFunc(*fired, func(f Fired) bool { return f.Key == key && f.Day == day }) {
+		return false
+	}
+	*fired = append(*fired, Fired{Key: key, Day: day})
+	return true
+}
