@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 export GOFLAGS ?= -mod=mod
 # Packages whose tests exercise goroutines: these run under the race detector.
-RACE_PKGS := ./client/... ./cmd/ingest/... ./cmd/loadgen/... ./cmd/query/... ./internal/httpapi/... ./internal/store/...
+RACE_PKGS := ./client/... ./cmd/detector/... ./cmd/ingest/... ./cmd/loadgen/... ./cmd/query/... ./internal/detector/... ./internal/httpapi/... ./internal/store/...
 
 .PHONY: build run test test-unit clickhouse nats chcheck bench fuzz vet fmt clean
 

@@ -149,3 +149,20 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, name, stream st
 	}
 	return c, nil
 }
+
+// StateBucket holds the detector's memory (SPEC §4: it survives restarts).
+const StateBucket = "auth_detector_state"
+
+// StateBucketConfig is KV auth_detector_state: one key per user, IP and
+// token. A key not written for maxAge (longer than any rule remembers)
+// expires, so the state of users who left stops taking space.
+func (t Topology) StateBucketConfig(maxAge time.Duration) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      StateBucket,
+		Description: "authwatch detector state per user, IP and token",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+		TTL:         maxAge,
+	}
+}

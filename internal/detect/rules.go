@@ -79,11 +79,22 @@ func failure(s event.Status) bool { return s == event.StatusFailed || s == event
 
 // User applies a login event to its user's state and returns the verdicts
 // of the user rules. A login without a user_id has no user state; an event
-// already applied (a redelivery) changes nothing and fires nothing.
+// already applied (a redelivery) changes nothing and gets the verdicts it
+// got then.
 func (c *Config) User(st *UserState, l Login) []Verdict {
-	if l.UserID == "" || applied(&st.Recent, l.ID) {
+	if l.UserID == "" {
 		return nil
 	}
+	if applied(st.Recent, l.ID) {
+		vs, _ := again(st.Records, l.ID)
+		return vs
+	}
+	out := c.user(st, l)
+	done(&st.Recent, &st.Records, l.ID, out, nil)
+	return out
+}
+
+func (c *Config) user(st *UserState, l Login) []Verdict {
 	at := l.At.Unix()
 	switch {
 	case failure(l.Status):
@@ -200,9 +211,15 @@ func (c *Config) IP(st *IPState, l Login) ([]Verdict, *Lock) {
 	if addr, err := netip.ParseAddr(l.IP); err != nil || c.Allowed(addr.Unmap()) {
 		return nil, nil
 	}
-	if applied(&st.Recent, l.ID) {
-		return nil, nil
+	if applied(st.Recent, l.ID) {
+		return again(st.Records, l.ID)
 	}
+	out, lock := c.ip(st, l)
+	done(&st.Recent, &st.Records, l.ID, out, lock)
+	return out, lock
+}
+
+func (c *Config) ip(st *IPState, l Login) ([]Verdict, *Lock) {
 	at := l.At.Unix()
 	var out []Verdict
 	var lock *Lock
@@ -251,19 +268,32 @@ func (c *Config) IP(st *IPState, l Login) ([]Verdict, *Lock) {
 	return out, lock
 }
 
-// Unlock ends an IP's lockout now (an admin unlocked it): the failures
-// counted so far are forgotten too.
-func (st *IPState) Unlock() {
-	st.LockedUntil = 0
-	st.Failures = nil
+// Unlock ends an IP's lockout in force at now (an admin unlocked it): the
+// failures counted so far are forgotten too. A lockout already over is
+// left alone, so failures counted since it ended still count.
+func (st *IPState) Unlock(now time.Time) {
+	if st.LockedUntil > now.Unix() {
+		st.LockedUntil = 0
+		st.Failures = nil
+	}
 }
 
 // Token applies a token event to its token's state and returns the verdict
 // of token_new_network, the one rule on token events.
 func (c *Config) Token(st *TokenState, t TokenUse) []Verdict {
-	if t.Action != event.TokenAuthenticated || applied(&st.Recent, t.ID) {
+	if t.Action != event.TokenAuthenticated {
 		return nil
 	}
+	if applied(st.Recent, t.ID) {
+		vs, _ := again(st.Records, t.ID)
+		return vs
+	}
+	out := c.token(st, t)
+	done(&st.Recent, &st.Records, t.ID, out, nil)
+	return out
+}
+
+func (c *Config) token(st *TokenState, t TokenUse) []Verdict {
 	network, ok := Network(t.IP)
 	if !ok {
 		return nil

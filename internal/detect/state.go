@@ -17,6 +17,7 @@ const (
 	maxFailures  = 64
 	maxAccounts  = 256 // distinct accounts an IP failed against
 	maxRecent    = 32  // ids of events already applied (redelivery)
+	maxRecords   = 16  // verdicts kept to answer a redelivery with
 	firedHorizon = 2   // days a per-day dedup entry is kept
 )
 
@@ -52,6 +53,18 @@ type Fired struct {
 	Day int32  `json:"d"`
 }
 
+// Record is a verdict given on an event, kept so that the event delivered
+// again gets the same verdict without changing the state: the detector
+// writes the state before it publishes the alerts, and a crash in between
+// must not lose them.
+type Record struct {
+	Event    string   `json:"e"`
+	Rule     Rule     `json:"r"`
+	Reasons  []string `json:"w"`
+	Until    int64    `json:"u,omitempty"` // ip_lockout: the lock's end
+	Attempts int      `json:"n,omitempty"`
+}
+
 // UserState is what the detector knows of one user.
 type UserState struct {
 	Successes uint64    `json:"n,omitempty"` // all-time successes; 0 = the next is the first
@@ -62,6 +75,7 @@ type UserState struct {
 	Hours     []int64   `json:"h,omitempty"`  // success times within HabitWindow, oldest first
 	Fired     []Fired   `json:"fi,omitempty"`
 	Recent    []string  `json:"r,omitempty"`
+	Records   []Record  `json:"v,omitempty"`
 }
 
 // IPState is what the detector knows of one IP in one tenant.
@@ -71,6 +85,7 @@ type IPState struct {
 	Accounts    []Seen    `json:"a,omitempty"` // accounts failed against, last failure each
 	Fired       []Fired   `json:"fi,omitempty"`
 	Recent      []string  `json:"r,omitempty"`
+	Records     []Record  `json:"v,omitempty"`
 }
 
 // TokenState is what the detector knows of one API token.
@@ -79,18 +94,44 @@ type TokenState struct {
 	Networks []Seen   `json:"nw,omitempty"`
 	Fired    []Fired  `json:"fi,omitempty"`
 	Recent   []string `json:"r,omitempty"`
+	Records  []Record `json:"v,omitempty"`
 }
 
-// applied says whether the event was already applied, and remembers it if not.
-func applied(recent *[]string, id string) bool {
-	if slices.Contains(*recent, id) {
-		return true
-	}
+// applied says whether the event was already applied.
+func applied(recent []string, id string) bool { return slices.Contains(recent, id) }
+
+// done remembers that the event was applied, with its verdicts and lock.
+func done(recent *[]string, records *[]Record, id string, vs []Verdict, lock *Lock) {
 	*recent = append(*recent, id)
 	if len(*recent) > maxRecent {
 		*recent = slices.Delete(*recent, 0, len(*recent)-maxRecent)
 	}
-	return false
+	for _, v := range vs {
+		r := Record{Event: id, Rule: v.Rule, Reasons: v.Reasons}
+		if v.Rule == IPLockout && lock != nil {
+			r.Until, r.Attempts = lock.Until.Unix(), lock.Attempts
+		}
+		*records = append(*records, r)
+	}
+	if len(*records) > maxRecords {
+		*records = slices.Delete(*records, 0, len(*records)-maxRecords)
+	}
+}
+
+// again returns the verdicts (and lock) an applied event was given.
+func again(records []Record, id string) ([]Verdict, *Lock) {
+	var vs []Verdict
+	var lock *Lock
+	for _, r := range records {
+		if r.Event != id {
+			continue
+		}
+		vs = append(vs, Verdict{Rule: r.Rule, Reasons: r.Reasons})
+		if r.Until != 0 {
+			lock = &Lock{Until: time.Unix(r.Until, 0).UTC(), Attempts: r.Attempts}
+		}
+	}
+	return vs, lock
 }
 
 // find returns the entry for key, or nil.

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/authwatch/authwatch/internal/bus"
+	"github.com/authwatch/authwatch/internal/config"
+	"github.com/authwatch/authwatch/internal/detect"
+	"github.com/authwatch/authwatch/internal/detector"
+	"github.com/authwatch/authwatch/internal/enrich"
+	"github.com/authwatch/authwatch/internal/ops"
+	"github.com/authwatch/authwatch/internal/store"
+)
+
+// run wires the detector and blocks until ctx ends and the batch in hand
+// is finished. Tests call it with their own environment.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "replay" {
+		return replay(ctx, args[1:], getenv, stdout, stderr)
+	}
+	fs := flag.NewFlagSet("detector", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := ops.NewLogger(stderr, "detector")
+	env := config.New(getenv)
+	addr := env.String("DETECTOR_ADDR", "127.0.0.1:9102")
+	cfg := detector.DefaultConfig()
+	cfg.BatchSize = env.Int("DETECTOR_BATCH_SIZE", cfg.BatchSize)
+	cfg.FlushInterval = env.Duration("DETECTOR_FLUSH_INTERVAL", cfg.FlushInterval)
+	cfg.MaxCached = env.Int("DETECTOR_CACHE_STATES", cfg.MaxCached)
+	topo := config.Topology(env)
+	geoPath := env.String("GEOIP_CITY_DB", "")
+	if err := env.Err(); err != nil {
+		return err
+	}
+	rules, err := detect.FromEnv(getenv, geoPath != "")
+	if err != nil {
+		return err
+	}
+	cfg.Rules = rules
+
+	var geo *enrich.GeoDB
+	if geoPath != "" {
+		if geo, err = enrich.OpenGeoDB(geoPath); err != nil {
+			return err
+		}
+		defer geo.Close()
+	} else {
+		log.Warn("GEOIP_CITY_DB is not set: rules new_country and impossible_travel are off")
+	}
+	for _, r := range detect.Rules {
+		if !rules.On(r) && rules.Off[r] {
+			log.Info("rule switched off", "rule", r)
+		}
+	}
+
+	reg := ops.NewRegistry()
+	metrics := detector.NewMetrics(reg)
+	ready := ops.NewReadiness()
+	nc, err := bus.Connect(bus.ConfigFromEnv(getenv), "authwatch-detector", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	ready.Add("nats", func(context.Context) error {
+		if !nc.IsConnected() {
+			return errors.New("not connected to " + nc.Opts.Servers[0])
+		}
+		return nil
+	})
+	var st atomic.Pointer[store.Store]
+	ready.Add("clickhouse", func(ctx context.Context) error {
+		s := st.Load()
+		if s == nil {
+			return errors.New("connecting and applying migrations")
+		}
+		return s.Ping(ctx)
+	})
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	serveErr := make(chan error, 1)
+	wg.Add(2)
+	go func() { defer wg.Done(); serveErr <- ops.Serve(ctx, addr, ops.Handler(reg, ready), log, nil) }()
+	go func() { defer wg.Done(); ready.Run(ctx, 2*time.Second) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("listen %s: %w", addr, err)
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	var (
+		cons   jetstream.Consumer
+		locks  jetstream.KeyValue
+		states *detector.States
+	)
+	err = bus.Retry(ctx, log, "declare streams", func(ctx context.Context) error {
+		if err := bus.EnsureStreams(ctx, js, topo); err != nil {
+			return err
+		}
+		if _, err := js.CreateOrUpdateKeyValue(ctx, topo.StateBucketConfig(stateMaxAge(rules))); err != nil {
+			return fmt.Errorf("kv %s: %w", bus.StateBucket, err)
+		}
+		if locks, err = js.KeyValue(ctx, bus.LockoutBucket); err != nil {
+			return err
+		}
+		if states, err = detector.OpenStates(ctx, js, cfg.MaxCached); err != nil {
+			return err
+		}
+		cons, err = bus.EnsureConsumer(ctx, js, cfg.Consumer, bus.EventsStream)
+		return err
+	})
+	if err != nil {
+		return shutdownErr(ctx, err)
+	}
+	scfg := store.ConfigFromEnv(getenv)
+	err = bus.Retry(ctx, log, "open clickhouse", func(ctx context.Context) error {
+		s, err := store.Open(ctx, scfg)
+		if err == nil {
+			st.Store(s)
+		}
+		return err
+	})
+	if err != nil {
+		return shutdownErr(ctx, err)
+	}
+	defer st.Load().Close()
+
+	w := detector.NewWorker(cfg, js, cons, locks, states, st.Load(), geo, log, metrics)
+	wg.Add(1)
+	go func() { defer wg.Done(); w.WatchLag(ctx, 5*time.Second) }()
+	log.Info("detecting", "consumer", cfg.Consumer, "batch", cfg.BatchSize, "flush", cfg.FlushInterval.String())
+	err = w.Run(ctx)
+	log.Info("stopped")
+	return err
+}
+
+// stateMaxAge is how long an untouched state is kept: longer than any rule
+// remembers, so only states that would be empty anyway expire.
+func stateMaxAge(c detect.Config) time.Duration {
+	return max(c.HabitWindow, c.TokenNetworkWindow) + 7*24*time.Hour
+}
+
+// shutdownErr turns "gave up because we were asked to stop" into a clean exit.
+func shutdownErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func replay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return errors.New("replay: not built yet")
+}

@@ -1,0 +1,245 @@
+package detector
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/authwatch/authwatch/internal/bus"
+	"github.com/authwatch/authwatch/internal/detect"
+)
+
+// States keeps the rules' state in KV auth_detector_state with a cache in
+// front. Every write is a compare-and-set on the revision the state was
+// read at, so two detectors on the same consumer never overwrite each
+// other's update: the loser reloads and applies its events again.
+//
+// Keys: u.<tenant>.<user>, ip.<tenant>.<ip>, t.<tenant>.<token>, user and
+// token base64url-encoded (KV keys allow few characters), the IP written as
+// in auth_lockouts.
+type States struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	max    int // cached entries at most
+
+	cache map[string]*entry // used by the worker goroutine only
+}
+
+type entry struct {
+	rev   uint64 // KV revision the state was read or written at; 0 = none yet
+	user  *detect.UserState
+	ip    *detect.IPState
+	token *detect.TokenState
+	dirty bool
+}
+
+// Kinds of state key.
+const (
+	kindUser  = "u"
+	kindIP    = "ip"
+	kindToken = "t"
+)
+
+func userKey(tenant, user string) string {
+	return kindUser + "." + tenant + "." + base64.RawURLEncoding.EncodeToString([]byte(user))
+}
+
+func ipKey(tenant, ip string) string { return kindIP + "." + bus.LockoutKey(tenant, ip) }
+
+func tokenKey(tenant, token string) string {
+	return kindToken + "." + tenant + "." + base64.RawURLEncoding.EncodeToString([]byte(token))
+}
+
+// OpenStates binds the state bucket (created by EnsureStateBucket).
+func OpenStates(ctx context.Context, js jetstream.JetStream, maxCached int) (*States, error) {
+	s, err := js.Stream(ctx, "KV_"+bus.StateBucket)
+	if err != nil {
+		return nil, fmt.Errorf("state bucket: %w", err)
+	}
+	return &States{js: js, stream: s, max: maxCached, cache: map[string]*entry{}}, nil
+}
+
+func subjectOf(key string) string { return "$KV." + bus.StateBucket + "." + key }
+
+// load makes sure the entries of keys are cached, reading the missing ones
+// from KV, several at a time.
+func (s *States) load(ctx context.Context, keys []string) error {
+	var missing []string
+	for _, k := range keys {
+		if _, ok := s.cache[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	loaded := make([]*entry, len(missing))
+	errs := make([]error, len(missing))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i, k := range missing {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			loaded[i], errs[i] = s.read(ctx, k)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	s.evict(len(missing), keys)
+	for i, k := range missing {
+		s.cache[k] = loaded[i]
+	}
+	return nil
+}
+
+// read fetches one key's latest state; a key never written, deleted or
+// purged is an empty state at the revision of its marker.
+func (s *States) read(ctx context.Context, key string) (*entry, error) {
+	e := newEntry(key)
+	m, err := s.stream.GetLastMsgForSubject(ctx, subjectOf(key))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return e, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", key, err)
+	}
+	e.rev = m.Sequence
+	if op := m.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" || len(m.Data) == 0 {
+		return e, nil
+	}
+	var v any
+	switch {
+	case e.user != nil:
+		v = e.user
+	case e.ip != nil:
+		v = e.ip
+	default:
+		v = e.token
+	}
+	if err := json.Unmarshal(m.Data, v); err != nil {
+		// A state we cannot read is started afresh rather than blocking the stream.
+		*e = *newEntry(key)
+		e.rev = m.Sequence
+	}
+	return e, nil
+}
+
+func newEntry(key string) *entry {
+	e := &entry{}
+	switch {
+	case len(key) > 2 && key[:2] == kindUser+".":
+		e.user = &detect.UserState{}
+	case len(key) > 3 && key[:3] == kindIP+".":
+		e.ip = &detect.IPState{}
+	default:
+		e.token = &detect.TokenState{}
+	}
+	return e
+}
+
+// evict drops clean entries, other than those of keep, until n more fit
+// under the cap.
+func (s *States) evict(n int, keep []string) {
+	over := len(s.cache) + n - s.max
+	if over <= 0 {
+		return
+	}
+	kept := make(map[string]bool, len(keep))
+	for _, k := range keep {
+		kept[k] = true
+	}
+	for k, e := range s.cache {
+		if over <= 0 {
+			return
+		}
+		if !e.dirty && !kept[k] {
+			delete(s.cache, k)
+			over--
+		}
+	}
+}
+
+// forget drops a key from the cache, so the next load reads KV.
+func (s *States) forget(key string) { delete(s.cache, key) }
+
+// write stores every dirty entry of keys with compare-and-set, all in
+// flight at once. It returns the keys that lost a race with another
+// detector (their cache entries are dropped); the others are clean at
+// their new revision.
+func (s *States) write(ctx context.Context, keys []string) (conflicts []string, err error) {
+	type pending struct {
+		key string
+		f   jetstream.PubAckFuture
+	}
+	var inflight []pending
+	for _, k := range keys {
+		e := s.cache[k]
+		if e == nil || !e.dirty {
+			continue
+		}
+		var v any = e.token
+		if e.user != nil {
+			v = e.user
+		} else if e.ip != nil {
+			v = e.ip
+		}
+		data, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		f, err := s.js.PublishAsync(subjectOf(k), data, jetstream.WithExpectLastSequencePerSubject(e.rev))
+		if err != nil {
+			return nil, fmt.Errorf("write state %s: %w", k, err)
+		}
+		inflight = append(inflight, pending{k, f})
+	}
+	var errs []error
+	for _, p := range inflight {
+		select {
+		case ack := <-p.f.Ok():
+			e := s.cache[p.key]
+			e.rev, e.dirty = ack.Sequence, false
+		case err := <-p.f.Err():
+			s.forget(p.key)
+			if wrongLastSequence(err) {
+				conflicts = append(conflicts, p.key)
+			} else {
+				errs = append(errs, fmt.Errorf("write state %s: %w", p.key, err))
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return conflicts, errors.Join(errs...)
+}
+
+// wrongLastSequence says whether a publish lost a compare-and-set race
+// (10164 is what replicated streams answer).
+func wrongLastSequence(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) &&
+		(api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// Erase deletes every state of a user (privacy erasure).
+func (s *States) Erase(ctx context.Context, tenant, user string) error {
+	k := userKey(tenant, user)
+	s.forget(k)
+	kv, err := s.js.KeyValue(ctx, bus.StateBucket)
+	if err != nil {
+		return err
+	}
+	if err := kv.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return err
+	}
+	return nil
+}
