@@ -63,6 +63,9 @@ type tenant struct {
 	id     string
 	users  []*user
 	tokens []*token
+
+	byHour  [24][]*user // users whose routine includes this UTC hour
+	busiest int         // the most users any hour has
 }
 
 type user struct {
@@ -70,8 +73,9 @@ type user struct {
 	home            *region
 	devices         []*device
 	ips             []string // usual addresses, in home's /24
-	dayStart        int      // usual hours, local time: [dayStart, dayEnd)
-	dayEnd          int
+	habits          []int    // the local hours this user logs in at: people have routines
+	logins          int
+	lastFailure     time.Time
 	seen            bool // has succeeded at least once in this run
 }
 
@@ -141,7 +145,15 @@ func (g *generator) newTenant(i int) *tenant {
 	}
 	t := &tenant{id: id}
 	for range g.cfg.Users {
-		t.users = append(t.users, g.newUser(t))
+		u := g.newUser(t)
+		t.users = append(t.users, u)
+		for _, h := range u.habits {
+			utc := ((h-u.home.utcOffset)%24 + 24) % 24
+			t.byHour[utc] = append(t.byHour[utc], u)
+		}
+	}
+	for _, users := range t.byHour {
+		t.busiest = max(t.busiest, len(users))
 	}
 	for range g.cfg.Tokens {
 		t.tokens = append(t.tokens, g.newToken(t, false))
@@ -153,13 +165,15 @@ func (g *generator) newUser(t *tenant) *user {
 	first, last := pick(g.rng, firstNames), pick(g.rng, lastNames)
 	home := &regions[g.weightedRegion()]
 	u := &user{
-		id:       "usr_" + g.randomString(12),
-		name:     first + " " + last,
-		email:    fmt.Sprintf("%s.%s%d@%s.example", asciiLower(first), asciiLower(last), g.rng.IntN(100), t.id),
-		home:     home,
-		dayStart: 6 + g.rng.IntN(4),  // 06:00–09:59
-		dayEnd:   21 + g.rng.IntN(3), // until 21:00–23:59
+		id:    "usr_" + g.randomString(12),
+		name:  first + " " + last,
+		email: fmt.Sprintf("%s.%s%d@%s.example", asciiLower(first), asciiLower(last), g.rng.IntN(100), t.id),
+		home:  home,
 	}
+	// Start of the working day and the evening: a routine. An hour outside
+	// it is what unusual_hour is for, so benign traffic keeps to it (a real
+	// user strays now and then; that is the rule's business).
+	u.habits = []int{7 + g.rng.IntN(3), 19 + g.rng.IntN(3)}
 	// One to three devices: a laptop, often a phone, sometimes a tablet.
 	order := g.rng.Perm(len(devices))
 	for _, d := range order[:1+g.rng.IntN(3)] {
@@ -231,7 +245,19 @@ func (g *generator) loginEvent(now time.Time, t *tenant) *event.Event {
 		return g.unknownAccountFailure(now, t, ip, pick(g.rng, pick(g.rng, devices).userAgents))
 	}
 	u := g.activeUser(now, t)
-	d := pick(g.rng, u.devices)
+	if u == nil {
+		if len(t.tokens) > 0 {
+			return g.tokenEvent(now, t)
+		}
+		ip := g.ipIn(&regions[g.weightedRegion()])
+		return g.unknownAccountFailure(now, t, ip, pick(g.rng, pick(g.rng, devices).userAgents))
+	}
+	// A user signs in from each of their devices early on, then from any.
+	d := u.devices[u.logins%len(u.devices)]
+	if u.logins >= len(u.devices) {
+		d = pick(g.rng, u.devices)
+	}
+	u.logins++
 	ev := g.userLogin(now, t, u, pick(g.rng, u.ips), d)
 	switch {
 	case r < 0.87:
@@ -245,28 +271,36 @@ func (g *generator) loginEvent(now time.Time, t *tenant) *event.Event {
 	default:
 		ev.Status, ev.FailureReason = event.StatusBlocked, "account_disabled"
 	}
+	// A real user who mistyped gets it right on the next try: failures
+	// come singly, never in the runs an attacker makes.
+	if failed := ev.Status == event.StatusFailed || ev.Status == event.Status2FAFailed; failed {
+		if now.Sub(u.lastFailure) < 15*time.Minute {
+			ev.Status, ev.FailureReason = event.StatusSuccess, ""
+		} else {
+			u.lastFailure = now
+		}
+	}
 	if ev.Status == event.StatusSuccess {
 		u.seen = true
 	}
 	return ev
 }
 
-// activeUser picks a user of t, preferring one for whom now is daytime:
-// the unusual-hour rule should fire on the odd night owl, not on everyone.
+// activeUser picks a user of t whose routine includes now's hour, or nil:
+// logins follow the users, so an hour holding half as many users in their
+// routine gets half the logins (the slot goes to API traffic instead), and
+// each user logs in about as often in each of their hours.
 func (g *generator) activeUser(now time.Time, t *tenant) *user {
-	u := pick(g.rng, t.users)
-	for range 10 {
-		if u.awake(now) || g.rng.Float64() < 0.03 {
-			break
-		}
-		u = pick(g.rng, t.users)
+	users := t.byHour[now.UTC().Hour()]
+	if len(users) == 0 || g.rng.Float64()*float64(t.busiest) >= float64(len(users)) {
+		return nil
 	}
-	return u
+	return pick(g.rng, users)
 }
 
 func (u *user) awake(now time.Time) bool {
 	local := ((now.Hour()+u.home.utcOffset)%24 + 24) % 24
-	return local >= u.dayStart && local < u.dayEnd
+	return slices.Contains(u.habits, local)
 }
 
 // userLogin is the common part of a login by a known user; the caller sets

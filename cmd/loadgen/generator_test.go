@@ -86,8 +86,10 @@ func TestGeneratedEventsAreValidAndVaried(t *testing.T) {
 		}
 	}
 
-	if share := float64(tokens) / float64(len(evs)); share < 0.35 || share > 0.45 {
-		t.Errorf("token share %.2f, want about 0.4", share)
+	// Logins follow the users' routine hours (fewer at quiet hours, the slot
+	// going to API traffic), so token events are at least the share asked for.
+	if share := float64(tokens) / float64(len(evs)); share < 0.35 || share > 0.8 {
+		t.Errorf("token share %.2f, want 0.4 or more (quiet hours), and logins still common", share)
 	}
 	for _, s := range event.Statuses {
 		if statuses[s] == 0 {
@@ -163,8 +165,8 @@ func TestUsersKeepToTheirDevicesAndDaytime(t *testing.T) {
 			t.Fatalf("user %s logged in from %s, not one of their addresses %v", u.id, ev.IPAddress, u.ips)
 		}
 	}
-	if float64(awake)/float64(logins) < 0.9 {
-		t.Errorf("only %d of %d logins in the user's usual hours", awake, logins)
+	if logins == 0 || awake != logins {
+		t.Errorf("%d of %d logins in the user's routine hours, want all", awake, logins)
 	}
 }
 

@@ -47,6 +47,7 @@ type config struct {
 	rate         float64
 	total        int64
 	duration     time.Duration
+	backfill     time.Duration // stamp events over this past span instead of the wall clock
 	flushTimeout time.Duration
 	quiet        bool
 	gen          genConfig
@@ -72,6 +73,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&attacks, "attacks", "", "attacks to mix in, comma separated: "+strings.Join(attackNames, ","))
 	fs.DurationVar(&cfg.gen.AttackEvery, "attack-every", 15*time.Second, "how often an attack starts (round robin over -attacks)")
 	fs.Uint64Var(&cfg.gen.Seed, "seed", 0, "random seed; 0 = a new one each run")
+	fs.DurationVar(&cfg.backfill, "backfill", 0, "stamp the -n events evenly over this long a past ending now, instead of the wall clock (history for the detector to learn)")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress line")
 	fs.DurationVar(&cfg.flushTimeout, "flush-timeout", 30*time.Second, "how long to wait at the end for JetStream to confirm what was sent")
 	if err := fs.Parse(args); err != nil {
@@ -80,8 +82,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if cfg.rate < 0 || cfg.total < 0 || cfg.duration < 0 {
-		return cfg, errors.New("-rate, -n and -duration must not be negative")
+	if cfg.rate < 0 || cfg.total < 0 || cfg.duration < 0 || cfg.backfill < 0 {
+		return cfg, errors.New("-rate, -n, -duration and -backfill must not be negative")
+	}
+	if cfg.backfill > 0 && cfg.total == 0 {
+		return cfg, errors.New("-backfill needs -n: the events are spread evenly over the span")
 	}
 	for a := range strings.SplitSeq(attacks, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -230,7 +235,11 @@ func send(ctx context.Context, cfg config, gen *generator, pub *client.Publisher
 			}
 		}
 
-		ev := gen.Next(now)
+		stamp := now
+		if cfg.backfill > 0 {
+			stamp = start.Add(-cfg.backfill + time.Duration(float64(cfg.backfill)*float64(attempted)/float64(cfg.total)))
+		}
+		ev := gen.Next(stamp)
 		attempted++
 		for {
 			err := pub.Publish(ev)
