@@ -165,7 +165,3 @@ func shutdownErr(ctx context.Context, err error) error {
 	}
 	return err
 }
-
-func replay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return errors.New("replay: not built yet")
-}
