@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authwatch/authwatch/event"
+	"github.com/authwatch/authwatch/internal/bus"
 	"github.com/authwatch/authwatch/internal/testenv"
 )
 
@@ -31,7 +33,7 @@ func TestSIGKILLLosesNoAlertAndRepeatsNone(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	addr := freeAddr(t)
-	start := func() *exec.Cmd {
+	start := func(waitReady bool) *exec.Cmd {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), "DETECTOR_ADDR="+addr)
 		for k, v := range s.env {
@@ -40,13 +42,17 @@ func TestSIGKILLLosesNoAlertAndRepeatsNone(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		testenv.Eventually(t, 30*time.Second, "detector process ready", func() bool { return ready(addr) })
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		if waitReady {
+			testenv.Eventually(t, 30*time.Second, "detector process ready", func() bool { return ready(addr) })
+		}
 		return cmd
 	}
 
 	// 2,000 users log in 4 times from their device, then once from another;
 	// 100 IPs fail 5 times each: a backlog of 10,500 events, interleaved so
-	// kills land mid-story.
+	// kills land mid-story. Batches of 50 make every kill land mid-batch
+	// somewhere: between state writes, alerts and acks.
 	now := time.Now().UTC().Truncate(time.Second)
 	var want []string
 	var events []*event.Event
@@ -74,13 +80,24 @@ func TestSIGKILLLosesNoAlertAndRepeatsNone(t *testing.T) {
 		}
 	}
 	s.publishAll(t, events)
+	if _, err := bus.EnsureConsumer(context.Background(), s.js, bus.ConsumerDetector, bus.EventsStream); err != nil {
+		t.Fatal(err)
+	}
 	sort.Strings(want)
 
 	rng := rand.New(rand.NewPCG(3, 4))
 	midway := 0
 	for range 4 {
-		cmd := start()
-		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond) // let it get into the backlog
+		before := s.undelivered(t)
+		cmd := start(false)
+		// Kill once it is into the backlog: some events taken, more to go,
+		// a little further each time. (What a killed instance held comes
+		// back after the consumer's ack wait.)
+		step := uint64(200 + rng.IntN(1000))
+		testenv.Eventually(t, 30*time.Second, "detector progressing", func() bool {
+			left := s.undelivered(t)
+			return left == 0 || before-left >= step
+		})
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +109,7 @@ func TestSIGKILLLosesNoAlertAndRepeatsNone(t *testing.T) {
 	if midway == 0 {
 		t.Fatal("every kill came after the backlog was done: the test proves nothing; give it more events")
 	}
-	cmd := start()
+	cmd := start(true)
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
 	s.drained(t)
 	if got := s.fired(t); !slices.Equal(got, want) {

@@ -229,10 +229,24 @@ func (s *stack) pending(t *testing.T) uint64 {
 	return info.NumPending + uint64(info.NumAckPending)
 }
 
+// undelivered is how many events the detector has not been handed yet.
+func (s *stack) undelivered(t *testing.T) uint64 {
+	t.Helper()
+	c, err := s.js.Consumer(context.Background(), bus.EventsStream, bus.ConsumerDetector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.NumPending
+}
+
 // drained waits until the detector acknowledged everything published.
 func (s *stack) drained(t *testing.T) {
 	t.Helper()
-	testenv.Eventually(t, 30*time.Second, "detector consumer drained", func() bool {
+	testenv.Eventually(t, 90*time.Second, "detector consumer drained", func() bool {
 		c, err := s.js.Consumer(context.Background(), bus.EventsStream, bus.ConsumerDetector)
 		if err != nil {
 			return false

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,12 +31,56 @@ type States struct {
 	cache map[string]*entry // used by the worker goroutine only
 }
 
+// entry is one cached state. Between batches it is kept encoded, as
+// stored (a few hundred bytes; decoded structs would take several times
+// that), and decoded only while a batch changes it.
 type entry struct {
 	rev   uint64 // KV revision the state was read or written at; 0 = none yet
-	user  *detect.UserState
+	data  []byte // the state as stored; nil = empty
+	kind  string
+	user  *detect.UserState // decoded while dirty
 	ip    *detect.IPState
 	token *detect.TokenState
 	dirty bool
+}
+
+// open returns the cached entry of key, decoded and marked dirty: the
+// batch at hand may change it, and write stores it.
+func (s *States) open(key string) *entry {
+	e := s.cache[key]
+	if e == nil || e.dirty {
+		return e
+	}
+	e.dirty = true
+	switch e.kind {
+	case kindUser:
+		e.user = &detect.UserState{}
+	case kindIP:
+		e.ip = &detect.IPState{}
+	default:
+		e.token = &detect.TokenState{}
+	}
+	if len(e.data) > 0 {
+		// A state we cannot read is started afresh rather than blocking the stream.
+		if err := json.Unmarshal(e.data, e.value()); err != nil {
+			e.user, e.ip, e.token = nil, nil, nil
+			e.dirty = false
+			e.data = nil
+			return s.open(key)
+		}
+	}
+	return e
+}
+
+func (e *entry) value() any {
+	switch {
+	case e.user != nil:
+		return e.user
+	case e.ip != nil:
+		return e.ip
+	default:
+		return e.token
+	}
 }
 
 // Kinds of state key.
@@ -104,7 +149,7 @@ func (s *States) load(ctx context.Context, keys []string) error {
 // read fetches one key's latest state; a key never written, deleted or
 // purged is an empty state at the revision of its marker.
 func (s *States) read(ctx context.Context, key string) (*entry, error) {
-	e := newEntry(key)
+	e := &entry{kind: kindOf(key)}
 	m, err := s.stream.GetLastMsgForSubject(ctx, subjectOf(key))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return e, nil
@@ -113,37 +158,15 @@ func (s *States) read(ctx context.Context, key string) (*entry, error) {
 		return nil, fmt.Errorf("read state %s: %w", key, err)
 	}
 	e.rev = m.Sequence
-	if op := m.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" || len(m.Data) == 0 {
-		return e, nil
-	}
-	var v any
-	switch {
-	case e.user != nil:
-		v = e.user
-	case e.ip != nil:
-		v = e.ip
-	default:
-		v = e.token
-	}
-	if err := json.Unmarshal(m.Data, v); err != nil {
-		// A state we cannot read is started afresh rather than blocking the stream.
-		*e = *newEntry(key)
-		e.rev = m.Sequence
+	if op := m.Header.Get("KV-Operation"); op != "DEL" && op != "PURGE" {
+		e.data = m.Data
 	}
 	return e, nil
 }
 
-func newEntry(key string) *entry {
-	e := &entry{}
-	switch {
-	case len(key) > 2 && key[:2] == kindUser+".":
-		e.user = &detect.UserState{}
-	case len(key) > 3 && key[:3] == kindIP+".":
-		e.ip = &detect.IPState{}
-	default:
-		e.token = &detect.TokenState{}
-	}
-	return e
+func kindOf(key string) string {
+	kind, _, _ := strings.Cut(key, ".")
+	return kind
 }
 
 // evict drops clean entries, other than those of keep, until n more fit
@@ -177,8 +200,9 @@ func (s *States) forget(key string) { delete(s.cache, key) }
 // their new revision.
 func (s *States) write(ctx context.Context, keys []string) (conflicts []string, err error) {
 	type pending struct {
-		key string
-		f   jetstream.PubAckFuture
+		key  string
+		data []byte
+		f    jetstream.PubAckFuture
 	}
 	var inflight []pending
 	for _, k := range keys {
@@ -186,13 +210,7 @@ func (s *States) write(ctx context.Context, keys []string) (conflicts []string, 
 		if e == nil || !e.dirty {
 			continue
 		}
-		var v any = e.token
-		if e.user != nil {
-			v = e.user
-		} else if e.ip != nil {
-			v = e.ip
-		}
-		data, err := json.Marshal(v)
+		data, err := json.Marshal(e.value())
 		if err != nil {
 			return nil, err
 		}
@@ -200,14 +218,15 @@ func (s *States) write(ctx context.Context, keys []string) (conflicts []string, 
 		if err != nil {
 			return nil, fmt.Errorf("write state %s: %w", k, err)
 		}
-		inflight = append(inflight, pending{k, f})
+		inflight = append(inflight, pending{k, data, f})
 	}
 	var errs []error
 	for _, p := range inflight {
 		select {
 		case ack := <-p.f.Ok():
 			e := s.cache[p.key]
-			e.rev, e.dirty = ack.Sequence, false
+			e.rev, e.data, e.dirty = ack.Sequence, p.data, false
+			e.user, e.ip, e.token = nil, nil, nil
 		case err := <-p.f.Err():
 			s.forget(p.key)
 			if wrongLastSequence(err) {

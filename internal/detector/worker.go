@@ -145,15 +145,19 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-pctx.Done():
 		}
 	}()
+	finishing := make(chan *finished, 8)
+	finisherDone := make(chan struct{})
+	go func() { defer close(finisherDone); w.finish(pctx, finishing) }()
+	defer func() { close(finishing); <-finisherDone }()
+
 	tick := time.NewTicker(w.cfg.FlushInterval / 2)
 	defer tick.Stop()
-	batch := make([]jetstream.Msg, 0, w.cfg.BatchSize)
+	var batch []jetstream.Msg
 	var started time.Time
 	flush := func() {
 		if len(batch) > 0 || len(w.unlocks) > 0 {
-			w.process(pctx, batch)
-			clear(batch)
-			batch = batch[:0]
+			w.process(pctx, batch, finishing)
+			batch = make([]jetstream.Msg, 0, w.cfg.BatchSize) // the finisher holds the old one
 		}
 	}
 	for {
@@ -178,10 +182,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// process runs one batch to the end: effects out, states written, acks.
-// Failures of NATS or ClickHouse are retried until they pass; meanwhile
-// the messages are kept from redelivery with InProgress.
-func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
+// process runs one batch: states written, alerts published, lockouts
+// written, dead letters filed; then it hands the batch to finish, which
+// stores the alerts and acks. Failures of NATS are retried until they
+// pass; meanwhile the messages are kept from redelivery with InProgress.
+func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, finish chan<- *finished) {
 	start := time.Now()
 	items := w.decode(msgs)
 	var keys []string
@@ -210,9 +215,8 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
 		return
 	}
 	for _, k := range unlocked {
-		if e := w.states.cache[k]; e != nil && e.ip != nil {
+		if e := w.states.open(k); e != nil && e.ip != nil {
 			e.ip.Unlock(w.now())
-			e.dirty = true
 		}
 	}
 	// Apply and write the states first, with compare-and-set. A state that
@@ -265,7 +269,6 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
 	// the alerts (same ids: JetStream and the store keep one) and lockouts
 	// still go out.
 	ok := retry.do(ctx, "publish alerts", func() error { return w.publishAlerts(ctx, alerts) }) &&
-		retry.do(ctx, "store alerts", func() error { return w.alerts.InsertAlerts(ctx, alerts) }) &&
 		retry.do(ctx, "write lockouts", func() error { return w.writeLockouts(ctx, lockouts) })
 	if !ok {
 		return
@@ -280,18 +283,65 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg) {
 	if !retry.do(ctx, "dlq publish", func() error { return w.publishDead(ctx, dead) }) {
 		return
 	}
-	for _, it := range items {
-		_ = it.msg.Ack()
-		switch {
-		case it.dead != nil:
-			w.metrics.Rejected.WithLabelValues(w.cfg.Consumer, it.dead.code).Inc()
-		case it.login != nil:
-			w.metrics.Events.WithLabelValues(string(event.KindLogin)).Inc()
-		case it.token != nil:
-			w.metrics.Events.WithLabelValues(string(event.KindToken)).Inc()
+	// Storing the alerts in ClickHouse and the acks happen behind: the next
+	// batch's alerts need not wait for this one's insert.
+	finish <- &finished{items: items, alerts: alerts, start: start}
+}
+
+// finished is a batch whose alerts are out and whose states are written:
+// what is left is storing its alerts and acknowledging it.
+type finished struct {
+	items  []item
+	alerts []detect.Alert
+	start  time.Time
+}
+
+// finish stores the alerts of finished batches in ClickHouse, several
+// batches to an insert when they queue up, then acknowledges them. It
+// returns when in is closed and drained, or ctx ends (what is not acked
+// then is redelivered, and gets the same alerts again).
+func (w *Worker) finish(ctx context.Context, in <-chan *finished) {
+	for f := range in {
+		group := []*finished{f}
+		for more := true; more; {
+			select {
+			case g, ok := <-in:
+				if !ok {
+					more = false
+					break
+				}
+				group = append(group, g)
+			default:
+				more = false
+			}
+		}
+		var alerts []detect.Alert
+		var msgs []jetstream.Msg
+		for _, g := range group {
+			alerts = append(alerts, g.alerts...)
+			for _, it := range g.items {
+				msgs = append(msgs, it.msg)
+			}
+		}
+		retry := newRetrier(w.log, msgs)
+		if !retry.do(ctx, "store alerts", func() error { return w.alerts.InsertAlerts(ctx, alerts) }) {
+			return
+		}
+		for _, g := range group {
+			for _, it := range g.items {
+				_ = it.msg.Ack()
+				switch {
+				case it.dead != nil:
+					w.metrics.Rejected.WithLabelValues(w.cfg.Consumer, it.dead.code).Inc()
+				case it.login != nil:
+					w.metrics.Events.WithLabelValues(string(event.KindLogin)).Inc()
+				case it.token != nil:
+					w.metrics.Events.WithLabelValues(string(event.KindToken)).Inc()
+				}
+			}
+			w.metrics.Batch.Observe(time.Since(g.start).Seconds())
 		}
 	}
-	w.metrics.Batch.Observe(time.Since(start).Seconds())
 }
 
 // dropDirty forgets states changed by a batch that is abandoned: they are
@@ -329,11 +379,7 @@ func (w *Worker) apply(items []item, only map[string]bool) []keyResult {
 		if k == "" || only != nil && !only[k] {
 			return nil
 		}
-		e := w.states.cache[k]
-		if e != nil {
-			e.dirty = true
-		}
-		return e
+		return w.states.open(k)
 	}
 	emit := func(key string, vs []detect.Verdict, tenant, user, id, ip, country string, at time.Time) *keyResult {
 		r := keyResult{key: key}

@@ -14,8 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -30,6 +28,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/authwatch/authwatch/event"
+	"github.com/authwatch/authwatch/internal/bench/benchproc"
 	"github.com/authwatch/authwatch/internal/bus"
 	"github.com/authwatch/authwatch/internal/geotest"
 	"github.com/authwatch/authwatch/internal/store"
@@ -69,7 +68,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	natsURL, stopNATS, err := startNATS(filepath.Join(o.bin, "nats-server"), tmp)
+	natsURL, stopNATS, err := benchproc.StartNATS(filepath.Join(o.bin, "nats-server"), tmp)
 	if err != nil {
 		return err
 	}
@@ -108,41 +107,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "| publish→visible at %d events/s | – | p50 %s, p99 %s, max %s (%d samples) |\n",
 		o.rate, res.lat50, res.lat99, res.latMax, res.latN)
 	return nil
-}
-
-func startNATS(bin, dir string) (string, func(), error) {
-	port, err := freePort()
-	if err != nil {
-		return "", nil, err
-	}
-	conf := filepath.Join(dir, "nats.conf")
-	body := fmt.Sprintf("listen: 127.0.0.1:%d\nmax_payload: 2MB\njetstream { store_dir: %q }\n", port, filepath.Join(dir, "js"))
-	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start %s (make nats builds it): %w", bin, err)
-	}
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	for i := 0; i < 100; i++ {
-		if nc, err := nats.Connect(url); err == nil {
-			nc.Close()
-			return url, func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	return "", nil, errors.New("nats-server did not start")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 var userAgents = []string{
@@ -233,7 +197,7 @@ func baseline(ctx context.Context, js jetstream.JetStream, o options) (baseResul
 		return baseResult{}, err
 	}
 	conn := st.Conn()
-	cpu0 := selfCPU()
+	cpu0 := benchproc.SelfCPU()
 	start := time.Now()
 	done := 0
 	for done < o.n {
@@ -283,7 +247,7 @@ func baseline(ctx context.Context, js jetstream.JetStream, o options) (baseResul
 		done += len(msgs)
 	}
 	el := time.Since(start)
-	return baseResult{rate: float64(done) / el.Seconds(), cpuPerEvent: float64((selfCPU() - cpu0).Microseconds()) / float64(done)}, nil
+	return baseResult{rate: float64(done) / el.Seconds(), cpuPerEvent: float64((benchproc.SelfCPU() - cpu0).Microseconds()) / float64(done)}, nil
 }
 
 type ingestResult struct {
@@ -299,7 +263,7 @@ func ingestRun(ctx context.Context, js jetstream.JetStream, natsURL, tmp string,
 	if err := geotest.Write(geo, geotest.Demo); err != nil {
 		return res, err
 	}
-	port, _ := freePort()
+	port, _ := benchproc.FreePort()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	db := "authwatch_bench"
 	cmd := exec.Command(filepath.Join(o.bin, "ingest"))
@@ -318,20 +282,20 @@ func ingestRun(ctx context.Context, js jetstream.JetStream, natsURL, tmp string,
 			st.Close()
 		}
 	}()
-	for !ready(addr) {
+	for !benchproc.Ready(addr) {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	start := time.Now()
-	cpu0 := procCPU(cmd.Process.Pid)
+	cpu0 := benchproc.ProcCPU(cmd.Process.Pid)
 	cons, err := js.Consumer(ctx, bus.EventsStream, bus.ConsumerIngest)
 	if err != nil {
 		return res, err
 	}
 	for {
-		res.peakRSS = max(res.peakRSS, procRSS(cmd.Process.Pid))
+		res.peakRSS = max(res.peakRSS, benchproc.ProcRSS(cmd.Process.Pid))
 		info, err := cons.Info(ctx)
 		if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream >= uint64(o.n) {
 			break
@@ -343,7 +307,7 @@ func ingestRun(ctx context.Context, js jetstream.JetStream, natsURL, tmp string,
 	}
 	el := time.Since(start)
 	res.rate = float64(o.n) / el.Seconds()
-	res.cpuPerEvent = float64((procCPU(cmd.Process.Pid) - cpu0).Microseconds()) / float64(o.n)
+	res.cpuPerEvent = float64((benchproc.ProcCPU(cmd.Process.Pid) - cpu0).Microseconds()) / float64(o.n)
 
 	// Latency at a steady rate: markers are looked for in ClickHouse as they come.
 	st, err := store.Open(ctx, store.Config{Addrs: []string{o.chAddr}, Database: db, User: "default"})
@@ -371,7 +335,7 @@ func ingestRun(ctx context.Context, js jetstream.JetStream, natsURL, tmp string,
 				drained = true
 			}
 		}
-		res.peakRSS = max(res.peakRSS, procRSS(cmd.Process.Pid))
+		res.peakRSS = max(res.peakRSS, benchproc.ProcRSS(cmd.Process.Pid))
 		if len(pending) > 0 {
 			ids := make([]string, 0, len(pending))
 			for id := range pending {
@@ -410,46 +374,4 @@ func ingestRun(ctx context.Context, js jetstream.JetStream, natsURL, tmp string,
 		res.latMax = lats[len(lats)-1].Round(time.Millisecond)
 	}
 	return res, nil
-}
-
-func ready(addr string) bool {
-	resp, err := http.Get("http://" + addr + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procCPU reads utime+stime of pid from /proc (clock ticks of 10 ms).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-func procRSS(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
