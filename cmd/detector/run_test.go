@@ -503,7 +503,7 @@ func TestTwoInstancesLoseNoUpdate(t *testing.T) {
 		t.Errorf("alerts %v: want 3 new_device (4 devices, the first login quiet) and 1 ip_lockout", fired)
 	}
 	st := s.userState(t, "frank")
-	if st.Successes != 24 || len(st.Hours) != 24 || len(st.Devices) != 4 {
-		t.Errorf("frank's state counts %d successes, %d times, %d devices; want 24, 24, 4", st.Successes, len(st.Hours), len(st.Devices))
+	if st.Successes != 24 || st.Hours.Total() != 24 || len(st.Devices) != 4 {
+		t.Errorf("frank's state counts %d successes, %d in the hour histogram, %d devices; want 24, 24, 4", st.Successes, st.Hours.Total(), len(st.Devices))
 	}
 }

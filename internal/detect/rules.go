@@ -90,7 +90,7 @@ func (c *Config) User(st *UserState, l Login) []Verdict {
 		return vs
 	}
 	out := c.user(st, l)
-	done(&st.Recent, &st.Records, l.ID, out, nil)
+	done(&st.Recent, &st.Records, &st.Fired, l.ID, l.At.Unix(), out, nil)
 	return out
 }
 
@@ -163,16 +163,8 @@ func (c *Config) user(st *UserState, l Login) []Verdict {
 			}
 		}
 		if c.On(UnusualHour) {
-			hour := l.At.UTC().Hour()
-			total, same := 0, 0
-			for _, t := range st.Hours {
-				if t >= habit && t < at {
-					total++
-					if hourOf(t) == hour {
-						same++
-					}
-				}
-			}
+			hour := hourOf(at)
+			total, same := st.Hours.counts(c.habitWeeks(at), weekOf(at), hour)
 			if total >= c.UnusualHourMin && float64(same) < c.UnusualHourShare*float64(total) {
 				add(UnusualHour, strconv.Itoa(hour), func() []string {
 					return []string{fmt.Sprintf("success at %02d:00–%02d:59 UTC, an hour that holds %d of the user's %d successes in %s (%.1f %%, under %.0f %%)",
@@ -190,12 +182,7 @@ func (c *Config) user(st *UserState, l Login) []Verdict {
 	if st.Last == nil || at >= st.Last.At {
 		st.Last = &Place{At: at, Country: l.Country, City: l.City, Lat: l.Lat, Lon: l.Lon, Located: l.Located, Device: dev, IP: l.IP}
 	}
-	i, _ := slices.BinarySearch(st.Hours, at)
-	st.Hours = slices.Insert(st.Hours, i, at)
-	st.Hours = slices.DeleteFunc(st.Hours, func(t int64) bool { return t < habit })
-	if len(st.Hours) > maxHours {
-		st.Hours = slices.Delete(st.Hours, 0, len(st.Hours)-maxHours)
-	}
+	st.Hours.add(at, c.habitWeeks(at))
 	// Failures before a success are spent: the next success does not count them again.
 	st.Failures = slices.DeleteFunc(st.Failures, func(f Failure) bool { return f.At <= at })
 	return out
@@ -215,7 +202,7 @@ func (c *Config) IP(st *IPState, l Login) ([]Verdict, *Lock) {
 		return again(st.Records, l.ID)
 	}
 	out, lock := c.ip(st, l)
-	done(&st.Recent, &st.Records, l.ID, out, lock)
+	done(&st.Recent, &st.Records, &st.Fired, l.ID, l.At.Unix(), out, lock)
 	return out, lock
 }
 
@@ -289,7 +276,7 @@ func (c *Config) Token(st *TokenState, t TokenUse) []Verdict {
 		return vs
 	}
 	out := c.token(st, t)
-	done(&st.Recent, &st.Records, t.ID, out, nil)
+	done(&st.Recent, &st.Records, &st.Fired, t.ID, t.At.Unix(), out, nil)
 	return out
 }
 
@@ -340,6 +327,13 @@ func distanceKm(lat1, lon1, lat2, lon2 float64) float64 {
 	dLat, dLon := (lat2-lat1)*rad, (lon2-lon1)*rad
 	h := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
 	return 2 * earthKm * math.Asin(math.Min(1, math.Sqrt(h)))
+}
+
+// habitWeeks is the first week the hour histogram looks at for an event
+// at unix time at: HabitWindow in whole weeks, this one included.
+func (c *Config) habitWeeks(at int64) uint16 {
+	n := int64((c.HabitWindow + 7*24*time.Hour - 1) / (7 * 24 * time.Hour))
+	return uint16(max(int64(weekOf(at))-n+1, 0))
 }
 
 // hourOf is the UTC hour of day of a unix time.

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"encoding/binary"
 	"slices"
 	"time"
 )
@@ -12,12 +13,11 @@ import (
 
 // Caps on the lists of a state.
 const (
-	maxSeen      = 32  // devices, countries, token networks
-	maxHours     = 512 // success times kept for unusual_hour
+	maxSeen      = 32 // devices, countries, token networks
 	maxFailures  = 64
 	maxAccounts  = 256 // distinct accounts an IP failed against
-	maxRecent    = 32  // ids of events already applied (redelivery)
-	maxRecords   = 16  // verdicts kept to answer a redelivery with
+	maxRecent    = 16  // events already applied (redelivery), by id hash
+	maxRecords   = 8   // verdicts kept to answer a redelivery with
 	firedHorizon = 2   // days a per-day dedup entry is kept
 )
 
@@ -58,7 +58,8 @@ type Fired struct {
 // writes the state before it publishes the alerts, and a crash in between
 // must not lose them.
 type Record struct {
-	Event    string   `json:"e"`
+	Event    uint64   `json:"e"` // hash of the event id (see idHash)
+	At       int64    `json:"t"` // the event's time; kept a day
 	Rule     Rule     `json:"r"`
 	Reasons  []string `json:"w"`
 	Until    int64    `json:"u,omitempty"` // ip_lockout: the lock's end
@@ -72,9 +73,9 @@ type UserState struct {
 	Countries []Seen    `json:"co,omitempty"`
 	Last      *Place    `json:"ls,omitempty"` // latest success
 	Failures  []Failure `json:"f,omitempty"`  // within FailureWindow of the newest
-	Hours     []int64   `json:"h,omitempty"`  // success times within HabitWindow, oldest first
+	Hours     Histogram `json:"h,omitempty"`  // successes per week and hour, HabitWindow long
 	Fired     []Fired   `json:"fi,omitempty"`
-	Recent    []string  `json:"r,omitempty"`
+	Recent    Recent    `json:"r,omitempty"`
 	Records   []Record  `json:"v,omitempty"`
 }
 
@@ -84,7 +85,7 @@ type IPState struct {
 	LockedUntil int64     `json:"lu,omitempty"`
 	Accounts    []Seen    `json:"a,omitempty"` // accounts failed against, last failure each
 	Fired       []Fired   `json:"fi,omitempty"`
-	Recent      []string  `json:"r,omitempty"`
+	Recent      Recent    `json:"r,omitempty"`
 	Records     []Record  `json:"v,omitempty"`
 }
 
@@ -93,21 +94,50 @@ type TokenState struct {
 	First    int64    `json:"t,omitempty"` // first authenticated use
 	Networks []Seen   `json:"nw,omitempty"`
 	Fired    []Fired  `json:"fi,omitempty"`
-	Recent   []string `json:"r,omitempty"`
+	Recent   Recent   `json:"r,omitempty"`
 	Records  []Record `json:"v,omitempty"`
 }
 
-// applied says whether the event was already applied.
-func applied(recent []string, id string) bool { return slices.Contains(recent, id) }
+// Recent holds the 64-bit hashes of the last events applied to a state,
+// 8 bytes each (encoded in JSON as base64): event ids are up to 64
+// characters, and a state remembers 16 of them.
+type Recent []byte
 
-// done remembers that the event was applied, with its verdicts and lock.
-func done(recent *[]string, records *[]Record, id string, vs []Verdict, lock *Lock) {
-	*recent = append(*recent, id)
-	if len(*recent) > maxRecent {
-		*recent = slices.Delete(*recent, 0, len(*recent)-maxRecent)
+// idHash is the FNV-1a hash of an event id. Two ids of one user, IP or
+// token colliding among 16 recent ones is a chance of about 10^-18.
+func idHash(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// applied says whether the event was already applied.
+func applied(recent Recent, id string) bool {
+	h := idHash(id)
+	for i := 0; i+8 <= len(recent); i += 8 {
+		if binary.LittleEndian.Uint64(recent[i:]) == h {
+			return true
+		}
+	}
+	return false
+}
+
+// done remembers that the event at unix time at was applied, with its
+// verdicts and lock, and forgets records and fired marks too old to matter.
+func done(recent *Recent, records *[]Record, fired *[]Fired, id string, at int64, vs []Verdict, lock *Lock) {
+	h := idHash(id)
+	*records = slices.DeleteFunc(*records, func(r Record) bool { return r.At < at-86400 })
+	day := int32(at / 86400)
+	*fired = slices.DeleteFunc(*fired, func(f Fired) bool { return f.Day < day-firedHorizon })
+	*recent = binary.LittleEndian.AppendUint64(*recent, h)
+	if len(*recent) > 8*maxRecent {
+		*recent = slices.Delete(*recent, 0, len(*recent)-8*maxRecent)
 	}
 	for _, v := range vs {
-		r := Record{Event: id, Rule: v.Rule, Reasons: v.Reasons}
+		r := Record{Event: h, At: at, Rule: v.Rule, Reasons: v.Reasons}
 		if v.Rule == IPLockout && lock != nil {
 			r.Until, r.Attempts = lock.Until.Unix(), lock.Attempts
 		}
@@ -120,10 +150,11 @@ func done(recent *[]string, records *[]Record, id string, vs []Verdict, lock *Lo
 
 // again returns the verdicts (and lock) an applied event was given.
 func again(records []Record, id string) ([]Verdict, *Lock) {
+	h := idHash(id)
 	var vs []Verdict
 	var lock *Lock
 	for _, r := range records {
-		if r.Event != id {
+		if r.Event != h {
 			continue
 		}
 		vs = append(vs, Verdict{Rule: r.Rule, Reasons: r.Reasons})
@@ -132,6 +163,68 @@ func again(records []Record, id string) ([]Verdict, *Lock) {
 		}
 	}
 	return vs, lock
+}
+
+// Histogram counts a user's successes per (week, UTC hour of day), for
+// unusual_hour: 4 bytes per week and hour used (week since 1970 as uint16,
+// hour, count up to 255), encoded in JSON as base64. A user with a routine
+// uses a few hours a week, so 90 days take about a hundred bytes, where the
+// success times themselves would take kilobytes. The window is whole weeks:
+// 90 days are the last 13 weeks, this one included.
+type Histogram []byte
+
+// weekOf is the week since 1970 of a unix time.
+func weekOf(unix int64) uint16 { return uint16(max(unix, 0) / (7 * 86400)) }
+
+// counts returns the successes of weeks [from, to] and those at hour.
+func (h Histogram) counts(from, to uint16, hour int) (total, same int) {
+	for i := 0; i+4 <= len(h); i += 4 {
+		w := binary.LittleEndian.Uint16(h[i:])
+		if w < from || w > to {
+			continue
+		}
+		n := int(h[i+3])
+		total += n
+		if int(h[i+2]) == hour {
+			same += n
+		}
+	}
+	return total, same
+}
+
+// add counts a success at unix time at and drops weeks before keepFrom.
+func (h *Histogram) add(at int64, keepFrom uint16) {
+	w, hour := weekOf(at), byte(hourOf(at))
+	found := false
+	out := (*h)[:0]
+	for i := 0; i+4 <= len(*h); i += 4 {
+		rec := (*h)[i : i+4]
+		rw := binary.LittleEndian.Uint16(rec)
+		if rw < keepFrom {
+			continue
+		}
+		if rw == w && rec[2] == hour {
+			found = true
+			if rec[3] < 255 {
+				rec[3]++
+			}
+		}
+		out = append(out, rec...)
+	}
+	if !found {
+		out = binary.LittleEndian.AppendUint16(out, w)
+		out = append(out, hour, 1)
+	}
+	*h = out
+}
+
+// Total is how many successes the histogram holds.
+func (h Histogram) Total() int {
+	n := 0
+	for i := 0; i+4 <= len(h); i += 4 {
+		n += int(h[i+3])
+	}
+	return n
 }
 
 // find returns the entry for key, or nil.
