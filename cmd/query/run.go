@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/authwatch/authwatch/internal/auth"
 	"github.com/authwatch/authwatch/internal/bus"
 	"github.com/authwatch/authwatch/internal/config"
@@ -33,6 +35,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	env := config.New(getenv)
 	addr := env.String("QUERY_ADDR", "127.0.0.1:8080")
 	rollupEvery := env.Duration("ROLLUP_INTERVAL", time.Minute)
+	topo := config.Topology(env)
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -43,6 +46,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	reg := ops.NewRegistry()
 	ready := ops.NewReadiness()
+	// NATS serves the alert stream and the lockout routes only; the
+	// connection retries by itself, and those routes answer 503 until it is up.
+	nc, err := bus.Connect(bus.ConfigFromEnv(getenv), "authwatch-query", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	var lockouts atomic.Pointer[jetstream.KeyValue] // set once the bucket is declared
+	ready.Add("nats", func(context.Context) error {
+		switch {
+		case !nc.IsConnected():
+			return errors.New("not connected to " + nc.Opts.Servers[0])
+		case lockouts.Load() == nil:
+			return errors.New("declaring streams and the lockout bucket")
+		}
+		return nil
+	})
 	var st atomic.Pointer[store.Store]
 	ready.Add("clickhouse", func(ctx context.Context) error {
 		s := st.Load()
@@ -79,6 +103,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	wg.Add(2)
 	go func() { defer wg.Done(); serveErr <- ops.Serve(ctx, addr, mux, log, nil) }()
 	go func() { defer wg.Done(); ready.Run(ctx, 2*time.Second) }()
+	// Streams and the lockout bucket are declared in the background, as
+	// every service does on start, so a NATS outage delays only the routes
+	// that need them.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = bus.Retry(ctx, log, "declare streams", func(ctx context.Context) error {
+			if err := bus.EnsureStreams(ctx, js, topo); err != nil {
+				return err
+			}
+			kv, err := js.KeyValue(ctx, bus.LockoutBucket)
+			if err == nil {
+				lockouts.Store(&kv)
+			}
+			return err
+		})
+	}()
 
 	scfg := store.ConfigFromEnv(getenv)
 	opened := make(chan error, 1)
@@ -105,7 +146,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rollup := store.NewRollup(st.Load(), store.RollupConfig{Log: log, Registry: reg})
 	wg.Add(1)
 	go func() { defer wg.Done(); rollup.Run(ctx, rollupEvery) }()
-	e := httpapi.New(httpapi.Deps{Store: st.Load(), Verifier: verifier, Log: log, Registry: reg})
+	e := httpapi.New(httpapi.Deps{Store: st.Load(), Verifier: verifier, Log: log, Registry: reg,
+		NATS: nc, Done: ctx.Done(),
+		Lockouts: func() jetstream.KeyValue {
+			if kv := lockouts.Load(); kv != nil {
+				return *kv
+			}
+			return nil
+		},
+	})
 	var h http.Handler = e
 	api.Store(&h)
 	log.Info("serving the API", "addr", addr)

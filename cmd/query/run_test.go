@@ -139,6 +139,70 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(string(getBody(base+"/metrics", "")), `authwatch_http_requests_total{code="200",route="/api/v1/login-history"}`) {
 		t.Error("API requests are not counted in /metrics")
 	}
+	// A gateway's lockout check: the failure of a minute ago counts. It reads
+	// the by-time copy, which the insert fills right after the user-keyed
+	// table the history comes from, so it may lag by a moment.
+	testenv.Eventually(t, 20*time.Second, "the lockout check to count the failure", func() bool {
+		var lockout struct {
+			Locked         bool `json:"locked"`
+			FailedAttempts int  `json:"failed_attempts"`
+		}
+		body := getBody(base+"/api/v1/lockouts/81.2.69.160", bearer)
+		return json.Unmarshal(body, &lockout) == nil && !lockout.Locked && lockout.FailedAttempts == 1
+	})
+}
+
+// The API starts and serves its ClickHouse routes while NATS is down; the
+// alert stream and lockout routes answer 503 until NATS is there.
+func TestServesWhileNATSIsDown(t *testing.T) {
+	n := testenv.StartNATS(t)
+	n.Stop()
+	cfg := testenv.ClickHouseConfig(t)
+	env := map[string]string{
+		"NATS_URL":             n.URL(),
+		"CLICKHOUSE_ADDR":      strings.Join(cfg.Addrs, ","),
+		"CLICKHOUSE_DATABASE":  cfg.Database,
+		"QUERY_ADDR":           freeAddr(t),
+		"AUTHWATCH_JWT_SECRET": secret,
+	}
+	getenv := func(k string) string { return env[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, getenv, io.Discard, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("query run: %v", err)
+		}
+	})
+	var tok bytes.Buffer
+	if err := run(context.Background(), []string{"mint-token", "-tenant", "demo", "-user", "root", "-admin"}, getenv, &tok, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	bearer := strings.TrimSpace(tok.String())
+	base := "http://" + env["QUERY_ADDR"]
+
+	testenv.Eventually(t, 60*time.Second, "the ClickHouse routes to serve", func() bool {
+		return status(base+"/api/v1/alerts", bearer) == http.StatusOK
+	})
+	for _, path := range []string{"/api/v1/lockouts/203.0.113.7", "/api/v1/lockouts", "/api/v1/alerts/stream"} {
+		var e struct{ Message string }
+		if code := status(base+path, bearer); code != http.StatusServiceUnavailable {
+			t.Errorf("%s without NATS: %d, want 503", path, code)
+		}
+		if json.Unmarshal(getBody(base+path, bearer), &e) != nil || !strings.Contains(e.Message, "NATS") {
+			t.Errorf("%s: 503 message %q does not name NATS", path, e.Message)
+		}
+	}
+	if code := status(base+"/readyz", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz without NATS: %d, want 503", code)
+	}
+
+	n.Start()
+	testenv.Eventually(t, 60*time.Second, "the lockout routes once NATS is up", func() bool {
+		return status(base+"/api/v1/lockouts/203.0.113.7", bearer) == http.StatusOK
+	})
+	testenv.Eventually(t, 30*time.Second, "ready", func() bool { return status(base+"/readyz", "") == http.StatusOK })
 }
 
 func status(url, bearer string) int {

@@ -34,6 +34,9 @@ var (
 	ErrUnauthenticated = errors.New("Unauthenticated.")
 	ErrForbidden       = errors.New("This action requires the admin.audit_log permission.")
 	ErrNotFound        = errors.New("Not found.")
+	// ErrNATSUnavailable: the alert stream and lockout routes need NATS,
+	// which is not connected (or its lockout bucket not declared) yet.
+	ErrNATSUnavailable = errors.New("NATS is not reachable yet: alerts and lockouts are unavailable; retry shortly.")
 )
 
 type errorBody struct {
@@ -49,8 +52,12 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		code, body := classify(err)
-		if code >= 500 {
+		// A 503 is a dependency away, reported on /readyz; not worth a log line per request.
+		if code >= 500 && code != http.StatusServiceUnavailable {
 			log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+		}
+		if code == http.StatusServiceUnavailable {
+			c.Response().Header().Set("Retry-After", "5")
 		}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(code)
@@ -72,6 +79,8 @@ func classify(err error) (int, errorBody) {
 		return http.StatusForbidden, errorBody{Message: ErrForbidden.Error()}
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, errorBody{Message: ErrNotFound.Error()}
+	case errors.Is(err, ErrNATSUnavailable):
+		return http.StatusServiceUnavailable, errorBody{Message: ErrNATSUnavailable.Error()}
 	case errors.As(err, &he):
 		msg := http.StatusText(he.Code)
 		if he.Code < 500 {

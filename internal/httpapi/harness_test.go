@@ -9,11 +9,16 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/authwatch/authwatch/event"
 	"github.com/authwatch/authwatch/internal/auth"
+	"github.com/authwatch/authwatch/internal/bus"
 	"github.com/authwatch/authwatch/internal/enrich"
 	"github.com/authwatch/authwatch/internal/httpapi"
 	"github.com/authwatch/authwatch/internal/store"
@@ -22,27 +27,91 @@ import (
 
 var testSecret = []byte("test-secret-of-at-least-16-bytes")
 
-// api is the query API served over real HTTP on a fresh ClickHouse database.
+// api is the query API served over real HTTP on a fresh ClickHouse database
+// and, when asked for, an embedded NATS server.
 type api struct {
 	t     *testing.T
 	srv   *httptest.Server
 	store *store.Store
 	now   time.Time
+
+	// Set by withNATS: the server, a client connection (the API's own), the
+	// streams declared on it, and the lockout bucket.
+	nats *testenv.NATS
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	kv   jetstream.KeyValue
+
+	stop func() // closes Deps.Done: ends open alert streams
 }
 
+// apiOption configures newAPI.
+type apiOption func(*apiConfig)
+
+type apiConfig struct {
+	nats      bool
+	keepalive time.Duration
+}
+
+// withNATS starts an embedded NATS server with the streams and the lockout
+// bucket declared, and gives the API its connection and the bucket.
+func withNATS() apiOption { return func(c *apiConfig) { c.nats = true } }
+
+// withKeepalive sets the alert stream's keepalive interval.
+func withKeepalive(d time.Duration) apiOption { return func(c *apiConfig) { c.keepalive = d } }
+
 // newAPI starts the API with its clock at now (events in tests are placed
-// relative to it, so numbers do not drift with the wall clock).
-func newAPI(t *testing.T, now time.Time) *api {
+// relative to it, so numbers do not drift with the wall clock). Without
+// withNATS the alert stream and lockout routes answer 503.
+func newAPI(t *testing.T, now time.Time, opts ...apiOption) *api {
 	t.Helper()
+	var cfg apiConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	st, _ := testenv.OpenStore(t)
 	v, err := auth.NewHS256(testSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := httpapi.New(httpapi.Deps{Store: st, Verifier: v, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Now: func() time.Time { return now }})
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	return &api{t: t, srv: srv, store: st, now: now}
+	a := &api{t: t, store: st, now: now}
+	done := make(chan struct{})
+	var once sync.Once
+	a.stop = func() { once.Do(func() { close(done) }) }
+	deps := httpapi.Deps{Store: st, Verifier: v, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Now: func() time.Time { return now }, Keepalive: cfg.keepalive, Done: done}
+	if cfg.nats {
+		a.startNATS()
+		deps.NATS = a.nc
+		deps.Lockouts = func() jetstream.KeyValue { return a.kv }
+	}
+	a.srv = httptest.NewServer(httpapi.New(deps))
+	t.Cleanup(a.srv.Close)
+	t.Cleanup(a.stop) // runs first: open streams end, so Close does not wait on them
+	return a
+}
+
+func (a *api) startNATS() {
+	t := a.t
+	t.Helper()
+	a.nats = testenv.StartNATS(t)
+	nc, err := nats.Connect(a.nats.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	a.nc = nc
+	if a.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := bus.EnsureStreams(ctx, a.js, bus.DefaultTopology()); err != nil {
+		t.Fatal(err)
+	}
+	if a.kv, err = a.js.KeyValue(ctx, bus.LockoutBucket); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // seed writes events through the ingest path's batch insert (with enrichment).
@@ -75,11 +144,18 @@ func (a *api) token(tenant, user string, perms ...string) string {
 // returns the status and body.
 func (a *api) get(tok, path string, q url.Values, headers ...string) (int, []byte) {
 	a.t.Helper()
+	resp, body := a.do(http.MethodGet, tok, path, q, headers...)
+	return resp.StatusCode, body
+}
+
+// do makes one request and returns the response (body read) and its body.
+func (a *api) do(method, tok, path string, q url.Values, headers ...string) (*http.Response, []byte) {
+	a.t.Helper()
 	u := a.srv.URL + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req, _ := http.NewRequest(method, u, nil)
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
@@ -92,7 +168,7 @@ func (a *api) get(tok, path string, q url.Values, headers ...string) (int, []byt
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, body
+	return resp, body
 }
 
 // getJSON requests and decodes a 200 answer into v.
@@ -110,9 +186,16 @@ func (a *api) getJSON(tok, path string, q url.Values, v any) {
 // validationErrors asserts a 422 and returns its errors object.
 func (a *api) validationErrors(tok, path string, q url.Values) map[string][]string {
 	a.t.Helper()
-	code, body := a.get(tok, path, q)
+	return a.validationErrorsOf(http.MethodGet, tok, path, q)
+}
+
+// validationErrorsOf is validationErrors for any method.
+func (a *api) validationErrorsOf(method, tok, path string, q url.Values) map[string][]string {
+	a.t.Helper()
+	resp, body := a.do(method, tok, path, q)
+	code := resp.StatusCode
 	if code != http.StatusUnprocessableEntity {
-		a.t.Fatalf("GET %s?%s = %d, want 422: %s", path, q.Encode(), code, body)
+		a.t.Fatalf("%s %s?%s = %d, want 422: %s", method, path, q.Encode(), code, body)
 	}
 	var e struct {
 		Message string              `json:"message"`

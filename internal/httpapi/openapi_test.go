@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,6 +27,7 @@ import (
 
 	apidoc "github.com/authwatch/authwatch/api"
 	"github.com/authwatch/authwatch/event"
+	"github.com/authwatch/authwatch/internal/detect"
 	"github.com/authwatch/authwatch/internal/httpapi"
 	"github.com/authwatch/authwatch/internal/ops"
 )
@@ -37,13 +37,6 @@ import (
 // without being in the router; once its handler is registered, the entry is
 // harmless and can go (the test says so in its log).
 var documentedLater = []string{
-	// alerts
-	"GET /api/v1/alerts",
-	"GET /api/v1/alerts/stream",
-	// lockouts
-	"GET /api/v1/lockouts",
-	"GET /api/v1/lockouts/{ip}",
-	"DELETE /api/v1/lockouts/{ip}",
 	// webhooks
 	"GET /api/v1/webhooks",
 	"POST /api/v1/webhooks",
@@ -274,9 +267,10 @@ func checkResponse(t *testing.T, v validator.Validator, req *http.Request, resp 
 var openAPINow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 // seedOpenAPIData writes a little of everything a response can show: users
-// with and without profiles, a failure on an unknown account, an alert
-// flagging a login, tokens of two users with uses, failures and lifecycle
-// events, metadata on one event.
+// with and without profiles, a failure on an unknown account, alerts (one
+// flagging a login, one without a user, one with a country), tokens of two
+// users with uses, failures and lifecycle events, metadata on one event, and
+// (when the API has NATS) a lockout.
 func seedOpenAPIData(t *testing.T, a *api) {
 	t.Helper()
 	at := func(d time.Duration) time.Time { return openAPINow.Add(-d) }
@@ -308,10 +302,20 @@ func seedOpenAPIData(t *testing.T, a *api) {
 		tokenEvent("acme", "t-bob-revoked", "bob", "tok_b", event.TokenRevoked, "89.160.20.1", at(day)),
 	}
 	a.seed(evs...)
-	// The alert carries its event's occurred_at (SPEC §4), so flagged lists find the login.
-	if err := a.store.Conn().Exec(context.Background(), fmt.Sprintf(`INSERT INTO alerts (tenant_id, occurred_at, id, event_id, user_id, rule, severity)
-		SELECT 'acme', toDateTime(%d), 'al-1', 'l-phone', 'alice', 'new_device', 'low'`, phone.OccurredAt.Unix())); err != nil {
+	// An alert carries its event's occurred_at (SPEC §4), so flagged lists find the login.
+	gb := "GB"
+	travel := newAlert("acme", "l-ok", detect.ImpossibleTravel, "alice", "81.2.69.10", ok.OccurredAt)
+	travel.Country = &gb
+	alerts := []detect.Alert{
+		newAlert("acme", "l-phone", detect.NewDevice, "alice", "203.0.113.7", phone.OccurredAt),
+		newAlert("acme", "l-unknown", detect.PasswordSpray, "", "198.51.100.9", unknown.OccurredAt),
+		travel,
+	}
+	if err := a.store.InsertAlerts(context.Background(), alerts); err != nil {
 		t.Fatal(err)
+	}
+	if a.kv != nil {
+		a.lock("acme", "198.51.100.9", 5, openAPINow.Add(10*time.Minute))
 	}
 }
 
@@ -319,7 +323,7 @@ func seedOpenAPIData(t *testing.T, a *api) {
 // as an admin, with realistic parameters, and validates the status code,
 // content type and body against the served document.
 func TestOpenAPIResponsesMatch(t *testing.T) {
-	a := newAPI(t, openAPINow)
+	a := newAPI(t, openAPINow, withNATS())
 	seedOpenAPIData(t, a)
 	_, served := a.get("", "/api/openapi.json", nil)
 	v := openAPIValidator(t, served)
@@ -360,6 +364,12 @@ func TestOpenAPIResponsesMatch(t *testing.T) {
 		{"/api/v1/analytics/logins", "interval=day", true},
 		{"/api/v1/analytics/logins", "interval=hour&from=2026-11-22&to=2026-11-23", true},
 		{"/api/v1/analytics/tokens", "interval=day&from=2026-11-01&to=2026-11-23", true},
+		{"/api/v1/alerts", "", true},
+		{"/api/v1/alerts", "rule=new_device&user_id=alice&from=2026-11-01&to=2026-11-23&page=1&per_page=1", true},
+		{"/api/v1/alerts", "page=9", true},
+		{"/api/v1/lockouts", "", true},
+		{"/api/v1/lockouts/81.2.69.10", "", false},
+		{"/api/v1/lockouts/2001:db8::1", "", false},
 	}
 	for _, c := range calls {
 		for _, who := range []struct {
@@ -393,6 +403,25 @@ func TestOpenAPIResponsesMatch(t *testing.T) {
 	check("", "/api/v1/login-history", "", "", http.StatusUnauthorized)
 	check("not-a-jwt", "/api/v1/tokens/stats", "", "", http.StatusUnauthorized)
 
+	// Alerts and lockouts: a locked IP, bad values, the stream's refusals
+	// (its 200 is endless; TestAlertStream reads it), and the unlock.
+	check(alice, "/api/v1/lockouts/198.51.100.9", "", "", http.StatusTooManyRequests)
+	check(alice, "/api/v1/lockouts/not-an-ip", "", "", http.StatusUnprocessableEntity)
+	check(admin, "/api/v1/alerts", "rule=sneezed&from=2026-11-23&to=2026-11-01", "", http.StatusUnprocessableEntity)
+	check(alice, "/api/v1/alerts/stream", "", "", http.StatusForbidden)
+	check("", "/api/v1/alerts/stream", "", "", http.StatusUnauthorized)
+	a.checkRequest(v, http.MethodDelete, alice, "/api/v1/lockouts/198.51.100.9", "", "", http.StatusForbidden)
+	a.checkRequest(v, http.MethodDelete, admin, "/api/v1/lockouts/198.51.100.9", "", "", http.StatusNoContent)
+	a.checkRequest(v, http.MethodDelete, admin, "/api/v1/lockouts/nope", "", "", http.StatusUnprocessableEntity)
+	check(alice, "/api/v1/lockouts/198.51.100.9", "", "", http.StatusOK)
+
+	// Without NATS: the documented 503.
+	noNATS := newAPI(t, openAPINow)
+	for _, path := range []string{"/api/v1/lockouts/198.51.100.9", "/api/v1/lockouts", "/api/v1/alerts/stream"} {
+		noNATS.checkAgainstDocument(v, admin, path, "", "", http.StatusServiceUnavailable)
+	}
+	noNATS.checkRequest(v, http.MethodDelete, admin, "/api/v1/lockouts/198.51.100.9", "", "", http.StatusServiceUnavailable)
+
 	// Every GET route of the router was called: a new one needs a call here.
 	for _, r := range a.srv.Config.Handler.(*echo.Echo).Routes() {
 		if r.Method != http.MethodGet || !strings.HasPrefix(r.Path, "/api/v1/") {
@@ -410,19 +439,26 @@ func TestOpenAPIResponsesMatch(t *testing.T) {
 	}
 }
 
-// checkAgainstDocument makes one request and validates its answer: the
+// checkAgainstDocument makes one GET request and validates its answer: the
 // status code is want (a 501 from a handler still being built is logged and
 // passed over), the content type is JSON (CSV when asked for and answered
 // 200), and request and response match the document. It returns the status
 // and body.
 func (a *api) checkAgainstDocument(v validator.Validator, tok, path, query, accept string, want int) (int, []byte) {
+	a.t.Helper()
+	return a.checkRequest(v, http.MethodGet, tok, path, query, accept, want)
+}
+
+// checkRequest is checkAgainstDocument for any method; a 204 has no body
+// and so no content type.
+func (a *api) checkRequest(v validator.Validator, method, tok, path, query, accept string, want int) (int, []byte) {
 	t := a.t
 	t.Helper()
 	u := a.srv.URL + path
 	if query != "" {
 		u += "?" + query
 	}
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req, _ := http.NewRequest(method, u, nil)
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
@@ -437,23 +473,27 @@ func (a *api) checkAgainstDocument(v validator.Validator, tok, path, query, acce
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if resp.StatusCode == http.StatusNotImplemented {
-		t.Logf("GET %s?%s: 501, not implemented yet; not validated", path, query)
+		t.Logf("%s %s?%s: 501, not implemented yet; not validated", method, path, query)
 		return resp.StatusCode, body
 	}
 	if resp.StatusCode != want {
-		t.Errorf("GET %s?%s (Accept %q) = %d, want %d: %s", path, query, accept, resp.StatusCode, want, body)
+		t.Errorf("%s %s?%s (Accept %q) = %d, want %d: %s", method, path, query, accept, resp.StatusCode, want, body)
 		return resp.StatusCode, body
 	}
 	wantCT := "application/json"
 	if accept == "text/csv" && want == http.StatusOK {
 		wantCT = "text/csv"
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, wantCT) {
-		t.Errorf("GET %s?%s (Accept %q): Content-Type %q, want %s", path, query, accept, ct, wantCT)
+	if want == http.StatusNoContent {
+		if len(body) != 0 {
+			t.Errorf("%s %s: 204 with a body %q", method, path, body)
+		}
+	} else if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, wantCT) {
+		t.Errorf("%s %s?%s (Accept %q): Content-Type %q, want %s", method, path, query, accept, ct, wantCT)
 		return resp.StatusCode, body
 	}
 	// The validator matches the path and query as sent.
-	vreq, _ := http.NewRequest(http.MethodGet, (&url.URL{Path: path, RawQuery: query}).String(), nil)
+	vreq, _ := http.NewRequest(method, (&url.URL{Path: path, RawQuery: query}).String(), nil)
 	vreq.Header = req.Header.Clone()
 	checkResponse(t, v, vreq, resp)
 	return resp.StatusCode, body
@@ -516,9 +556,16 @@ func TestOpenAPIValidatorRejectsWrongBodies(t *testing.T) {
 		return `{"history":[` + strings.Join(items, ",") + `],"pagination":{"current_page":1,"last_page":1,"per_page":25,"total":` +
 			strconv.Itoa(len(items)) + `}}`
 	}
+	alert := `{"id":"a1","tenant_id":"acme","user_id":null,"event_id":"e1","rule":"ip_lockout","severity":"high",` +
+		`"reasons":["5 failures"],"ip_address":"198.51.100.9","country":null,"occurred_at":"2026-11-23T11:00:00Z","detected_at":"2026-11-23T11:00:01Z"}`
 	const (
-		statsPath  = "/api/v1/login-history/stats"
-		tenantPath = "/api/v1/login-history/tenant"
+		statsPath   = "/api/v1/login-history/stats"
+		tenantPath  = "/api/v1/login-history/tenant"
+		alertsPath  = "/api/v1/alerts"
+		lockoutPath = "/api/v1/lockouts/198.51.100.9"
+		listPath    = "/api/v1/lockouts"
+		lockedBody  = `{"message":"Too many failed login attempts. Please try again later.","retry_after":30}`
+		lockoutItem = `{"ip_address":"198.51.100.9","failed_attempts":5,"locked_until":"2026-11-23T12:10:00Z"}`
 	)
 	cases := []struct {
 		name     string
@@ -533,6 +580,10 @@ func TestOpenAPIValidatorRejectsWrongBodies(t *testing.T) {
 			page(strings.Replace(strings.Replace(item, `"user_id":"alice"`, `"user_id":null`, 1), `,"user":{"id":"alice","name":"Alice","email":null}`, ``, 1))},
 		{"422", true, "/api/v1/login-history", 422, "application/json", `{"message":"The given data was invalid.","errors":{"per_page":["too big"]}}`},
 		{"401", true, statsPath, 401, "application/json", `{"message":"Unauthenticated."}`},
+		{"alert page", true, alertsPath, 200, "application/json", page(alert)},
+		{"lockout status", true, lockoutPath, 200, "application/json", `{"locked":false,"failed_attempts":2,"retry_after":0}`},
+		{"locked", true, lockoutPath, 429, "application/json", lockedBody},
+		{"lockout list", true, listPath, 200, "application/json", "[" + lockoutItem + "]"},
 
 		{"wrong type", false, statsPath, 200, "application/json", strings.Replace(stats, `"total_logins":3`, `"total_logins":"3"`, 1)},
 		{"missing field", false, statsPath, 200, "application/json", strings.Replace(stats, `"devices":{"desktop":2},`, ``, 1)},
@@ -549,6 +600,11 @@ func TestOpenAPIValidatorRejectsWrongBodies(t *testing.T) {
 		{"page without pagination", false, tenantPath, 200, "application/json", `{"history":[]}`},
 		{"422 without errors", false, "/api/v1/login-history", 422, "application/json", `{"message":"The given data was invalid."}`},
 		{"401 without message", false, statsPath, 401, "application/json", `{"error":"no"}`},
+		{"alert without rule", false, alertsPath, 200, "application/json", page(strings.Replace(alert, `"rule":"ip_lockout",`, ``, 1))},
+		{"alert of an unknown rule", false, alertsPath, 200, "application/json", page(strings.Replace(alert, `"ip_lockout"`, `"sneezed"`, 1))},
+		{"lockout status saying locked", false, lockoutPath, 200, "application/json", `{"locked":true,"failed_attempts":2,"retry_after":0}`},
+		{"locked for too long", false, lockoutPath, 429, "application/json", strings.Replace(lockedBody, `30`, `901`, 1)},
+		{"lockout without locked_until", false, listPath, 200, "application/json", `[{"ip_address":"198.51.100.9","failed_attempts":5}]`},
 	}
 	for _, tc := range cases {
 		req := httptest.NewRequest(http.MethodGet, tc.path, nil)

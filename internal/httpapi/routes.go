@@ -26,4 +26,10 @@ func (s *Server) routes(e *echo.Echo) {
 
 	v1.GET("/analytics/logins", s.loginAnalytics, adminOnly)
 	v1.GET("/analytics/tokens", s.tokenAnalytics, adminOnly)
+
+	v1.GET("/alerts", s.listAlerts, adminOnly)
+	v1.GET("/alerts/stream", s.alertStream, adminOnly)
+	v1.GET("/lockouts", s.listLockouts, adminOnly)
+	v1.GET("/lockouts/:ip", s.lockoutStatus)
+	v1.DELETE("/lockouts/:ip", s.deleteLockout, adminOnly)
 }

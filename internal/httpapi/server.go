@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authwatch/authwatch/internal/auth"
@@ -22,16 +24,33 @@ type Deps struct {
 	Log      *slog.Logger
 	Registry prometheus.Registerer
 	Now      func() time.Time // the clock; time.Now in production
+
+	// NATS is the core connection the alert stream subscribes on. While it is
+	// nil or not connected, the alert stream and lockout routes answer 503.
+	NATS *nats.Conn
+	// Lockouts returns KV bucket auth_lockouts, or nil until it is declared
+	// (the lockout routes answer 503 meanwhile).
+	Lockouts func() jetstream.KeyValue
+	// Keepalive is how often the alert stream writes a comment line when it
+	// has nothing else to say; 10 s when zero (SPEC §3: at least every 15 s).
+	Keepalive time.Duration
+	// Done, when closed, ends every open alert stream, so the server can
+	// shut down without waiting for clients that never hang up.
+	Done <-chan struct{}
 }
 
 // Server holds the dependencies the handlers use.
 type Server struct {
-	store    *store.Store
-	verifier *auth.Verifier
-	log      *slog.Logger
-	now      func() time.Time
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	store     *store.Store
+	verifier  *auth.Verifier
+	log       *slog.Logger
+	now       func() time.Time
+	nc        *nats.Conn
+	lockouts  func() jetstream.KeyValue
+	keepalive time.Duration
+	done      <-chan struct{}
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
 }
 
 // New returns the API's Echo instance with every route of routes.go.
@@ -39,7 +58,14 @@ func New(d Deps) *echo.Echo {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Lockouts == nil {
+		d.Lockouts = func() jetstream.KeyValue { return nil }
+	}
+	if d.Keepalive <= 0 {
+		d.Keepalive = 10 * time.Second
+	}
 	s := &Server{store: d.Store, verifier: d.Verifier, log: d.Log, now: d.Now,
+		nc: d.NATS, lockouts: d.Lockouts, keepalive: d.Keepalive, done: d.Done,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authwatch_http_requests_total", Help: "API requests by route and status code.",
 		}, []string{"route", "code"}),
