@@ -507,3 +507,57 @@ func TestTwoInstancesLoseNoUpdate(t *testing.T) {
 		t.Errorf("frank's state counts %d successes, %d in the hour histogram, %d devices; want 24, 24, 4", st.Successes, st.Hours.Total(), len(st.Devices))
 	}
 }
+
+// An admin's unlock (the API purges the KV key) reaches the detector: the
+// IP's failures count afresh at once, instead of being ignored until the
+// lockout would have ended.
+func TestUnlockCountsFailuresAfresh(t *testing.T) {
+	s := startStack(t, nil)
+	s.run(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	var first string
+	for i := range 5 {
+		first = s.login(t, "gina", event.StatusFailed, tokyo, chromeWindows, now.Add(-5*time.Minute+time.Duration(i)*time.Second))
+	}
+	s.drained(t)
+	if _, ok := s.lockout(t, tokyo); !ok {
+		t.Fatal("no lockout after 5 failures")
+	}
+	kv, err := s.js.KeyValue(context.Background(), bus.LockoutBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Purge(context.Background(), bus.LockoutKey("acme", tokyo)); err != nil {
+		t.Fatal(err)
+	}
+	// The detector applies the unlock between batches; wait until it wrote
+	// the IP's state (its lock gone).
+	testenv.Eventually(t, 10*time.Second, "the detector forgot the lock", func() bool {
+		e, err := mustKV(t, s.js, bus.StateBucket).Get(context.Background(), "ip."+bus.LockoutKey("acme", tokyo))
+		if err != nil {
+			return false
+		}
+		var st detect.IPState
+		return json.Unmarshal(e.Value(), &st) == nil && st.LockedUntil == 0
+	})
+	var again string
+	for i := range 5 {
+		again = s.login(t, "gina", event.StatusFailed, tokyo, chromeWindows, now.Add(-time.Minute+time.Duration(i)*time.Second))
+	}
+	s.drained(t)
+	if got, want := s.fired(t), sorted("ip_lockout "+first, "ip_lockout "+again); !slices.Equal(got, want) {
+		t.Errorf("alerts %v, want %v", got, want)
+	}
+	if _, ok := s.lockout(t, tokyo); !ok {
+		t.Error("no lockout after 5 more failures following the unlock")
+	}
+}
+
+func mustKV(t *testing.T, js jetstream.JetStream, bucket string) jetstream.KeyValue {
+	t.Helper()
+	kv, err := js.KeyValue(context.Background(), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
