@@ -34,7 +34,8 @@ cleanup() {
   $ch_was_up || scripts/clickhouse.sh stop
   echo "stopped."
 }
-trap cleanup INT TERM EXIT
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
 start() {
   local name=$1; shift

@@ -31,14 +31,14 @@ type States struct {
 	cache map[string]*entry // used by the worker goroutine only
 }
 
-// entry is one cached state. Between batches it is kept encoded, as
-// stored (a few hundred bytes; decoded structs would take several times
-// that), and decoded only while a batch changes it.
+// entry is one cached state: as read from KV (data) until a batch first
+// changes it, decoded from then on (states are compact: a few hundred
+// bytes either way).
 type entry struct {
 	rev   uint64 // KV revision the state was read or written at; 0 = none yet
-	data  []byte // the state as stored; nil = empty
+	data  []byte // the state as read, until decoded; nil = empty
 	kind  string
-	user  *detect.UserState // decoded while dirty
+	user  *detect.UserState // decoded
 	ip    *detect.IPState
 	token *detect.TokenState
 	dirty bool
@@ -48,10 +48,13 @@ type entry struct {
 // batch at hand may change it, and write stores it.
 func (s *States) open(key string) *entry {
 	e := s.cache[key]
-	if e == nil || e.dirty {
-		return e
+	if e == nil {
+		return nil
 	}
 	e.dirty = true
+	if e.user != nil || e.ip != nil || e.token != nil {
+		return e
+	}
 	switch e.kind {
 	case kindUser:
 		e.user = &detect.UserState{}
@@ -64,10 +67,10 @@ func (s *States) open(key string) *entry {
 		// A state we cannot read is started afresh rather than blocking the stream.
 		if err := json.Unmarshal(e.data, e.value()); err != nil {
 			e.user, e.ip, e.token = nil, nil, nil
-			e.dirty = false
 			e.data = nil
 			return s.open(key)
 		}
+		e.data = nil
 	}
 	return e
 }
@@ -200,9 +203,8 @@ func (s *States) forget(key string) { delete(s.cache, key) }
 // their new revision.
 func (s *States) write(ctx context.Context, keys []string) (conflicts []string, err error) {
 	type pending struct {
-		key  string
-		data []byte
-		f    jetstream.PubAckFuture
+		key string
+		f   jetstream.PubAckFuture
 	}
 	var inflight []pending
 	for _, k := range keys {
@@ -218,15 +220,14 @@ func (s *States) write(ctx context.Context, keys []string) (conflicts []string, 
 		if err != nil {
 			return nil, fmt.Errorf("write state %s: %w", k, err)
 		}
-		inflight = append(inflight, pending{k, data, f})
+		inflight = append(inflight, pending{k, f})
 	}
 	var errs []error
 	for _, p := range inflight {
 		select {
 		case ack := <-p.f.Ok():
 			e := s.cache[p.key]
-			e.rev, e.data, e.dirty = ack.Sequence, p.data, false
-			e.user, e.ip, e.token = nil, nil, nil
+			e.rev, e.dirty = ack.Sequence, false
 		case err := <-p.f.Err():
 			s.forget(p.key)
 			if wrongLastSequence(err) {

@@ -39,7 +39,7 @@ type Config struct {
 
 // DefaultConfig keeps alerts within tens of milliseconds of their event.
 func DefaultConfig() Config {
-	return Config{Consumer: bus.ConsumerDetector, BatchSize: 1000, FlushInterval: 20 * time.Millisecond,
+	return Config{Consumer: bus.ConsumerDetector, BatchSize: 1000, FlushInterval: 5 * time.Millisecond,
 		MaxCached: 200_000, DrainTimeout: 20 * time.Second, Rules: detect.DefaultConfig()}
 }
 
