@@ -41,10 +41,12 @@ fmt:
 chcheck:
 	../shared/tools/chcheck schemas/clickhouse
 
-# Ingest throughput against the minimal loop, and per-event costs.
+# Ingest throughput against the minimal loop, the detector's drain rate,
+# latency and state size, and per-event costs.
 bench: build clickhouse nats
-	$(GO) test -run '^$$' -bench . -benchmem ./event/ ./internal/enrich/ ./client/
+	$(GO) test -run '^$$' -bench . -benchmem ./event/ ./internal/enrich/ ./client/ ./internal/detect/
 	$(GO) run ./internal/bench/ingest
+	$(GO) run ./internal/bench/detector
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-10m} ./event/

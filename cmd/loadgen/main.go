@@ -48,6 +48,7 @@ type config struct {
 	total        int64
 	duration     time.Duration
 	backfill     time.Duration // stamp events over this past span instead of the wall clock
+	until        time.Time     // the span's end (default: now)
 	flushTimeout time.Duration
 	quiet        bool
 	gen          genConfig
@@ -74,6 +75,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&cfg.gen.AttackEvery, "attack-every", 15*time.Second, "how often an attack starts (round robin over -attacks)")
 	fs.Uint64Var(&cfg.gen.Seed, "seed", 0, "random seed; 0 = a new one each run")
 	fs.DurationVar(&cfg.backfill, "backfill", 0, "stamp the -n events evenly over this long a past ending now, instead of the wall clock (history for the detector to learn)")
+	fs.Func("until", "with -backfill: when the span ends, RFC 3339 (default now); the same -seed and -until give the same events", func(v string) error {
+		t, err := time.Parse(time.RFC3339, v)
+		cfg.until = t
+		return err
+	})
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress line")
 	fs.DurationVar(&cfg.flushTimeout, "flush-timeout", 30*time.Second, "how long to wait at the end for JetStream to confirm what was sent")
 	if err := fs.Parse(args); err != nil {
@@ -87,6 +93,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if cfg.backfill > 0 && cfg.total == 0 {
 		return cfg, errors.New("-backfill needs -n: the events are spread evenly over the span")
+	}
+	if !cfg.until.IsZero() && cfg.backfill == 0 {
+		return cfg, errors.New("-until goes with -backfill")
 	}
 	for a := range strings.SplitSeq(attacks, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -237,7 +246,11 @@ func send(ctx context.Context, cfg config, gen *generator, pub *client.Publisher
 
 		stamp := now
 		if cfg.backfill > 0 {
-			stamp = start.Add(-cfg.backfill + time.Duration(float64(cfg.backfill)*float64(attempted)/float64(cfg.total)))
+			end := start
+			if !cfg.until.IsZero() {
+				end = cfg.until
+			}
+			stamp = end.Add(-cfg.backfill + time.Duration(float64(cfg.backfill)*float64(attempted)/float64(cfg.total)))
 		}
 		ev := gen.Next(stamp)
 		attempted++
