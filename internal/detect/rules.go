@@ -234,15 +234,8 @@ func (c *Config) ip(st *IPState, l Login) ([]Verdict, *Lock) {
 	// Failures from a locked IP neither extend the lockout nor count toward the next.
 	if c.On(IPLockout) && at >= st.LockedUntil {
 		st.Failures = addFailure(st.Failures, Failure{At: at, ID: l.ID}, at-secs(c.LockoutWindow)+1)
-		n := 0
-		for _, f := range st.Failures {
-			if f.At <= at {
-				n++
-			}
-		}
-		if n >= c.LockoutFailures {
-			first := st.Failures[0].At
-			until := l.At.Add(c.LockoutFor).UTC().Truncate(time.Second)
+		if first, fifth, n, ok := lockWindow(st.Failures, at, secs(c.LockoutWindow), c.LockoutFailures); ok {
+			until := time.Unix(fifth, 0).Add(c.LockoutFor).UTC()
 			st.LockedUntil = until.Unix()
 			st.Failures = nil
 			lock = &Lock{Until: until, Attempts: n}
@@ -253,6 +246,30 @@ func (c *Config) ip(st *IPState, l Login) ([]Verdict, *Lock) {
 		}
 	}
 	return out, lock
+}
+
+// lockWindow looks, in time order, for a window shorter than window that
+// holds at least need failures, at among them. Events can arrive out of
+// order (a batch redelivered after a crash comes back late), so the count
+// is by occurred_at, not by arrival. It returns the window's first
+// failure, the one that completed the count (the lock runs from it), and
+// how many the window holds.
+func lockWindow(failures []Failure, at, window int64, need int) (first, last int64, n int, ok bool) {
+	for i := range failures {
+		if failures[i].At > at || at-failures[i].At >= window {
+			continue
+		}
+		j := i + need - 1
+		if j >= len(failures) || failures[j].At-failures[i].At >= window || failures[j].At < at {
+			continue
+		}
+		n = need
+		for k := j + 1; k < len(failures) && failures[k].At-failures[i].At < window; k++ {
+			n++
+		}
+		return failures[i].At, failures[j].At, n, true
+	}
+	return 0, 0, 0, false
 }
 
 // Unlock ends an IP's lockout in force at now (an admin unlocked it): the

@@ -257,6 +257,17 @@ func TestIPLockout(t *testing.T) {
 			t.Errorf("fired %v locks %v state %+v", fired, locks, st)
 		}
 	})
+	t.Run("a failure arriving late still completes the count, by time", func(t *testing.T) {
+		ev := five(0, time.Minute)
+		late := []Login{ev[0], ev[1], ev[3], ev[4], ev[2]} // the 3rd comes back after a crash
+		fired, locks, _ := run(DefaultConfig(), late...)
+		if len(fired) != 1 || fired[0] != "ip_lockout@"+ev[2].ID || len(locks) != 1 {
+			t.Fatalf("fired %v locks %v", fired, locks)
+		}
+		if want := ev[4].At.Add(15 * time.Minute); !locks[0].Until.Equal(want) || locks[0].Attempts != 5 {
+			t.Errorf("lock %+v, want until %s (15 minutes from the 5th failure by time)", locks[0], want)
+		}
+	})
 	t.Run("a redelivered fifth failure gets the same lock", func(t *testing.T) {
 		c := DefaultConfig()
 		ev := five(0, time.Minute)
