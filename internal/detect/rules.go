@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
@@ -218,12 +219,9 @@ func (c *Config) ip(st *IPState, l Login) ([]Verdict, *Lock) {
 	if c.On(PasswordSpray) && account != "" {
 		horizon := at - secs(c.SprayWindow)
 		st.Accounts = see(st.Accounts, account, at, horizon, maxAccounts)
-		var names []string
-		for _, a := range st.Accounts {
-			if a.Last <= at {
-				names = append(names, a.Key)
-			}
-		}
+		// By occurred_at, not arrival: the accounts of a window of
+		// SprayWindow that holds this failure (late arrivals count too).
+		names := sprayWindow(st.Accounts, at, secs(c.SprayWindow), c.SprayAccounts)
 		if len(names) >= c.SprayAccounts && fire(&st.Fired, PasswordSpray, "", l.At) {
 			out = append(out, Verdict{Rule: PasswordSpray, Reasons: []string{
 				fmt.Sprintf("failed logins for %d distinct accounts from %s within %s", len(names), l.IP, span(c.SprayWindow)),
@@ -270,6 +268,33 @@ func lockWindow(failures []Failure, at, window int64, need int) (first, last int
 		return failures[i].At, failures[j].At, n, true
 	}
 	return 0, 0, 0, false
+}
+
+// sprayWindow returns the accounts (each by its latest failure) of the
+// first window shorter than window, holding at, with at least need of
+// them; or those up to at when there is none.
+func sprayWindow(accounts []Seen, at, window int64, need int) []string {
+	sorted := slices.Clone(accounts)
+	slices.SortFunc(sorted, func(a, b Seen) int { return cmp.Compare(a.Last, b.Last) })
+	for i := range sorted {
+		if sorted[i].Last > at || at-sorted[i].Last >= window {
+			continue
+		}
+		var names []string
+		for k := i; k < len(sorted) && sorted[k].Last-sorted[i].Last < window; k++ {
+			names = append(names, sorted[k].Key)
+		}
+		if len(names) >= need && sorted[i+len(names)-1].Last >= at {
+			return names
+		}
+	}
+	var names []string
+	for _, a := range sorted {
+		if a.Last <= at {
+			names = append(names, a.Key)
+		}
+	}
+	return names
 }
 
 // Unlock ends an IP's lockout in force at now (an admin unlocked it): the

@@ -333,6 +333,11 @@ func TestPasswordSpray(t *testing.T) {
 	if n, _ := count(c, spray(10, 7*time.Minute)); n != 0 {
 		t.Errorf("10 accounts over 63 minutes: %d alerts", n)
 	}
+	late := spray(10, 5*time.Minute)
+	late = append(late[:3:3], append(late[4:], late[3])...) // the 4th account's failure comes back last
+	if n, at := count(c, late); n != 1 || at != late[9].ID {
+		t.Errorf("10 accounts, one arriving late: %d alerts at %s, want 1 at the late one", n, at)
+	}
 	same := []Login{}
 	for i := range 20 {
 		same = append(same, failAt(time.Duration(i)*time.Minute, ip, "alice", ""))
