@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"encoding/base64"
 	"strings"
 	"time"
 )
@@ -17,4 +18,11 @@ type Lockout struct {
 // with the dots and colons of the IP replaced by underscores.
 func LockoutKey(tenantID, ip string) string {
 	return tenantID + "." + strings.NewReplacer(".", "_", ":", "_").Replace(ip)
+}
+
+// UserStateKey is the key of a user's detector state in KV
+// auth_detector_state: u.<tenant>.<user id, base64url> (KV keys allow few
+// characters; user ids may hold any).
+func UserStateKey(tenantID, userID string) string {
+	return "u." + tenantID + "." + base64.RawURLEncoding.EncodeToString([]byte(userID))
 }

@@ -93,9 +93,7 @@ const (
 	kindToken = "t"
 )
 
-func userKey(tenant, user string) string {
-	return kindUser + "." + tenant + "." + base64.RawURLEncoding.EncodeToString([]byte(user))
-}
+func userKey(tenant, user string) string { return bus.UserStateKey(tenant, user) }
 
 func ipKey(tenant, ip string) string { return kindIP + "." + bus.LockoutKey(tenant, ip) }
 
@@ -250,16 +248,3 @@ func wrongLastSequence(err error) bool {
 		(api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
-// Erase deletes every state of a user (privacy erasure).
-func (s *States) Erase(ctx context.Context, tenant, user string) error {
-	k := userKey(tenant, user)
-	s.forget(k)
-	kv, err := s.js.KeyValue(ctx, bus.StateBucket)
-	if err != nil {
-		return err
-	}
-	if err := kv.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return err
-	}
-	return nil
-}

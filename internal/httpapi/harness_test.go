@@ -20,6 +20,7 @@ import (
 	"github.com/authwatch/authwatch/internal/auth"
 	"github.com/authwatch/authwatch/internal/bus"
 	"github.com/authwatch/authwatch/internal/enrich"
+	"github.com/authwatch/authwatch/internal/erasure"
 	"github.com/authwatch/authwatch/internal/httpapi"
 	"github.com/authwatch/authwatch/internal/store"
 	"github.com/authwatch/authwatch/internal/testenv"
@@ -51,7 +52,11 @@ type apiOption func(*apiConfig)
 type apiConfig struct {
 	nats      bool
 	keepalive time.Duration
+	erasure   bool
 }
+
+// withErasure gives the API a real erasure job (internal/erasure) on its store.
+func withErasure() apiOption { return func(c *apiConfig) { c.erasure = true } }
 
 // withNATS starts an embedded NATS server with the streams and the lockout
 // bucket declared, and gives the API its connection and the bucket.
@@ -84,6 +89,9 @@ func newAPI(t *testing.T, now time.Time, opts ...apiOption) *api {
 		a.startNATS()
 		deps.NATS = a.nc
 		deps.Lockouts = func() jetstream.KeyValue { return a.kv }
+	}
+	if cfg.erasure {
+		deps.Eraser = &erasure.Job{Store: st, Rollup: store.NewRollup(st, store.RollupConfig{}), Wait: time.Minute}
 	}
 	a.srv = httptest.NewServer(httpapi.New(deps))
 	t.Cleanup(a.srv.Close)

@@ -44,7 +44,6 @@ var documentedLater = []string{
 	"POST /api/v1/webhooks/{id}/test",
 	"GET /api/v1/webhooks/{id}/deliveries",
 	// privacy
-	"DELETE /api/v1/users/{user_id}/history",
 }
 
 // servedOpenAPI builds the API (no store is needed for the document) and

@@ -27,6 +27,8 @@ func (s *Server) routes(e *echo.Echo) {
 	v1.GET("/analytics/logins", s.loginAnalytics, adminOnly)
 	v1.GET("/analytics/tokens", s.tokenAnalytics, adminOnly)
 
+	v1.DELETE("/users/:user_id/history", s.eraseUser, adminOnly)
+
 	v1.GET("/alerts", s.listAlerts, adminOnly)
 	v1.GET("/alerts/stream", s.alertStream, adminOnly)
 	v1.GET("/lockouts", s.listLockouts, adminOnly)

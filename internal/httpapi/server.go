@@ -37,6 +37,9 @@ type Deps struct {
 	// Done, when closed, ends every open alert stream, so the server can
 	// shut down without waiting for clients that never hang up.
 	Done <-chan struct{}
+	// Eraser runs privacy erasures in the background; nil records the
+	// request only.
+	Eraser Eraser
 }
 
 // Server holds the dependencies the handlers use.
@@ -49,6 +52,7 @@ type Server struct {
 	lockouts  func() jetstream.KeyValue
 	keepalive time.Duration
 	done      <-chan struct{}
+	eraser    Eraser
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 }
@@ -65,7 +69,7 @@ func New(d Deps) *echo.Echo {
 		d.Keepalive = 10 * time.Second
 	}
 	s := &Server{store: d.Store, verifier: d.Verifier, log: d.Log, now: d.Now,
-		nc: d.NATS, lockouts: d.Lockouts, keepalive: d.Keepalive, done: d.Done,
+		nc: d.NATS, lockouts: d.Lockouts, keepalive: d.Keepalive, done: d.Done, eraser: d.Eraser,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authwatch_http_requests_total", Help: "API requests by route and status code.",
 		}, []string{"route", "code"}),

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/authwatch/authwatch/internal/config"
+	"github.com/authwatch/authwatch/internal/store"
+)
+
+// retentionFromEnv reads RETENTION_*_DAYS (0 keeps forever).
+func retentionFromEnv(env *config.Env) store.Retention {
+	r := store.DefaultRetention()
+	days := func(name string, d *time.Duration) {
+		*d = time.Duration(env.Int(name, int(*d/(24*time.Hour)))) * 24 * time.Hour
+	}
+	days("RETENTION_LOGIN_DAYS", &r.Logins)
+	days("RETENTION_TOKEN_DAYS", &r.Tokens)
+	days("RETENTION_ALERT_DAYS", &r.Alerts)
+	days("RETENTION_HOURLY_ROLLUP_DAYS", &r.HourlyRollup)
+	days("RETENTION_DAILY_ROLLUP_DAYS", &r.DailyRollup)
+	return r
+}
+
+// runRetention applies the retention now and then every period until ctx
+// ends; a failed run is logged and tried again next time.
+func runRetention(ctx context.Context, st *store.Store, r store.Retention, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		dropped, err := st.ApplyRetention(ctx, r, time.Now())
+		for _, d := range dropped {
+			log.Info("retention: dropped a partition", "table", d.Table, "partition", d.Partition)
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Warn("retention", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,129 @@
+package erasure_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/authwatch/authwatch/event"
+	"github.com/authwatch/authwatch/internal/bus"
+	"github.com/authwatch/authwatch/internal/detect"
+	"github.com/authwatch/authwatch/internal/enrich"
+	"github.com/authwatch/authwatch/internal/erasure"
+	"github.com/authwatch/authwatch/internal/store"
+	"github.com/authwatch/authwatch/internal/testenv"
+)
+
+// A privacy request erases one user everywhere — raw events, alerts, the
+// flag index, profile, token map, the rollup counts, the detector's memory
+// — and nothing of anyone else, and is recorded when done.
+func TestEraseUserEverywhere(t *testing.T) {
+	ctx := context.Background()
+	st, _ := testenv.OpenStore(t)
+	n := testenv.StartNATS(t)
+	nc, err := nats.Connect(n.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kv, err := js.CreateOrUpdateKeyValue(ctx, bus.DefaultTopology().StateBucketConfig(100*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"alice", "bob"} {
+		if _, err := kv.Put(ctx, bus.UserStateKey("acme", u), []byte(`{"n":3}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Three days of logins and token uses for alice and bob, one alert each.
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -5)
+	b := store.NewBatch(64)
+	enr := enrich.New(nil)
+	i := 0
+	for d := range 3 {
+		for _, u := range []string{"alice", "bob", "bob"} {
+			i++
+			at := day.AddDate(0, 0, d).Add(time.Duration(i) * time.Minute)
+			login := &event.Event{ID: fmt.Sprintf("l%d", i), Kind: event.KindLogin, TenantID: "acme", UserID: u, OccurredAt: at,
+				IPAddress: "203.0.113.9", Status: event.StatusSuccess, User: &event.UserProfile{Name: u, Email: u + "@example.com"}}
+			tok := &event.Event{ID: fmt.Sprintf("t%d", i), Kind: event.KindToken, TenantID: "acme", UserID: u, OccurredAt: at,
+				IPAddress: "203.0.113.9", TokenID: "tok_" + u, TokenType: event.TokenSecret, Environment: event.EnvLive, Action: event.TokenAuthenticated}
+			for _, ev := range []*event.Event{login, tok} {
+				b.Add(ev, enr.Enrich(ev.UserAgent, ev.IPAddress), time.Now())
+			}
+		}
+	}
+	if err := st.Insert(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	var alerts []detect.Alert
+	for _, u := range []string{"alice", "bob"} {
+		alerts = append(alerts, detect.NewAlert("acme", u, "l1", "203.0.113.9", "", day, day, detect.Verdict{Rule: detect.NewDevice, Reasons: []string{"x"}}))
+	}
+	if err := st.InsertAlerts(ctx, alerts); err != nil {
+		t.Fatal(err)
+	}
+	rollup := store.NewRollup(st, store.RollupConfig{})
+	if err := rollup.RunOnce(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := rolledUpSuccesses(t, st); got != 9 {
+		t.Fatalf("before: %d successes rolled up, want 9", got)
+	}
+
+	job := &erasure.Job{Store: st, Rollup: rollup, States: func() jetstream.KeyValue { return kv }, Wait: time.Minute}
+	if err := job.Run(ctx, "acme", "alice", "admin-1"); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, table := range []string{"login_events", "login_events_by_time", "token_events", "token_events_by_time", "alerts", "alerts_by_event", "users", "token_users"} {
+		if n := count(t, st, table, "alice"); n != 0 {
+			t.Errorf("%s still holds %d rows of alice", table, n)
+		}
+		if n := count(t, st, table, "bob"); n == 0 {
+			t.Errorf("%s lost bob's rows", table)
+		}
+	}
+	if got := rolledUpSuccesses(t, st); got != 6 {
+		t.Errorf("after: %d successes rolled up, want bob's 6", got)
+	}
+	if _, err := kv.Get(ctx, bus.UserStateKey("acme", "alice")); err == nil {
+		t.Error("alice's detector state is still there")
+	}
+	if _, err := kv.Get(ctx, bus.UserStateKey("acme", "bob")); err != nil {
+		t.Errorf("bob's detector state: %v", err)
+	}
+	log, err := st.AuditLog(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 1 || log[0].Action != "user_erase_done" || log[0].Target != "alice" || log[0].Actor != "admin-1" {
+		t.Errorf("audit log %+v", log)
+	}
+}
+
+func count(t *testing.T, st *store.Store, table, user string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := st.Conn().QueryRow(context.Background(), "SELECT count() FROM "+table+" WHERE tenant_id = 'acme' AND user_id = ?", user).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// rolledUpSuccesses sums the newest version of every daily bucket.
+func rolledUpSuccesses(t *testing.T, st *store.Store) uint64 {
+	t.Helper()
+	var n uint64
+	if err := st.Conn().QueryRow(context.Background(), `SELECT sum(success) FROM (SELECT success FROM login_rollup_daily
+		WHERE tenant_id = 'acme' ORDER BY version DESC LIMIT 1 BY bucket)`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,64 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authwatch/authwatch/event"
+	"github.com/authwatch/authwatch/internal/testenv"
+)
+
+// DELETE /api/v1/users/{id}/history: admin only, recorded, answered 202 at
+// once; the user's history is then gone from the API, others' untouched.
+func TestEraseUserHistory(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	a := newAPI(t, now, withErasure())
+	for i, u := range []string{"alice", "bob"} {
+		a.seed(&event.Event{ID: "e-" + u, Kind: event.KindLogin, TenantID: "acme", UserID: u,
+			OccurredAt: now.Add(-time.Duration(i+1) * time.Hour), IPAddress: "203.0.113.9", Status: event.StatusSuccess})
+	}
+	admin := a.token("acme", "admin-1", "admin.audit_log")
+
+	if resp, _ := a.do(http.MethodDelete, a.token("acme", "alice"), "/api/v1/users/alice/history", nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("non-admin: %d, want 403", resp.StatusCode)
+	}
+	if resp, body := a.do(http.MethodDelete, admin, "/api/v1/users/"+strings.Repeat("x", 129)+"/history", nil); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!strings.Contains(string(body), "user_id") {
+		t.Errorf("129-character id: %d %s, want 422 naming user_id", resp.StatusCode, body)
+	}
+	resp, body := a.do(http.MethodDelete, admin, "/api/v1/users/alice/history", nil)
+	var ack struct {
+		UserID string `json:"user_id"`
+	}
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(body, &ack) != nil || ack.UserID != "alice" {
+		t.Fatalf("erase: %d %s, want 202 naming alice", resp.StatusCode, body)
+	}
+	tenantTotal := func() (total int) {
+		code, body := a.get(admin, "/api/v1/login-history/tenant", nil)
+		var page struct {
+			Pagination struct {
+				Total int `json:"total"`
+			} `json:"pagination"`
+		}
+		if code != http.StatusOK || json.Unmarshal(body, &page) != nil {
+			t.Fatalf("tenant history: %d %s", code, body)
+		}
+		return page.Pagination.Total
+	}
+	testenv.Eventually(t, 60*time.Second, "alice's logins erased", func() bool { return tenantTotal() == 1 })
+	code, body := a.get(a.token("acme", "bob"), "/api/v1/login-history", nil)
+	if code != http.StatusOK || !strings.Contains(string(body), "e-bob") {
+		t.Errorf("bob's history: %d %s", code, body)
+	}
+	testenv.Eventually(t, 60*time.Second, "the erasure recorded as requested and done", func() bool {
+		log, err := a.store.AuditLog(context.Background(), "acme")
+		if err != nil || len(log) != 2 {
+			return false
+		}
+		return log[1].Action == "user_erase" && log[0].Action == "user_erase_done" && log[0].Target == "alice" && log[1].Actor == "admin-1"
+	})
+}
