@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,6 +124,29 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := s.insertColumns(ctx, "INSERT INTO schema_migrations (version, name)", []any{[]uint32{m.Version}, []string{m.Name}}); err != nil {
 			return fmt.Errorf("record migration %s: %w", m.Name, err)
 		}
+	}
+	return nil
+}
+
+// checkSchema reports an error unless every migration of this binary is
+// recorded as applied (by deploy/clickhouse/cluster.sql, on a cluster).
+func (s *Store) checkSchema(ctx context.Context) error {
+	migs, err := Migrations()
+	if err != nil {
+		return err
+	}
+	applied, err := s.AppliedMigrations(ctx)
+	if err != nil {
+		return fmt.Errorf("CLICKHOUSE_MIGRATE=false and no schema_migrations table (apply deploy/clickhouse/cluster.sql): %w", err)
+	}
+	var missing []string
+	for _, m := range migs {
+		if !slices.Contains(applied, m.Version) {
+			missing = append(missing, m.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("CLICKHOUSE_MIGRATE=false and the schema lacks %s: apply the newer deploy/clickhouse/cluster.sql", strings.Join(missing, ", "))
 	}
 	return nil
 }

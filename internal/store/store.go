@@ -20,6 +20,10 @@ type Config struct {
 	Database string
 	User     string
 	Password string
+	// NoMigrate leaves the schema to the operator (a cluster, where
+	// deploy/clickhouse/cluster.sql creates replicated tables): Open then
+	// only checks that every migration this binary knows is recorded.
+	NoMigrate bool
 }
 
 // ConfigFromEnv reads CLICKHOUSE_ADDR, CLICKHOUSE_DATABASE, CLICKHOUSE_USER and
@@ -30,6 +34,8 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		Database: getenv("CLICKHOUSE_DATABASE"),
 		User:     getenv("CLICKHOUSE_USER"),
 		Password: getenv("CLICKHOUSE_PASSWORD"),
+		// CLICKHOUSE_MIGRATE=false: the schema is the operator's (a cluster).
+		NoMigrate: getenv("CLICKHOUSE_MIGRATE") == "false" || getenv("CLICKHOUSE_MIGRATE") == "0",
 	}
 	if len(c.Addrs) == 0 {
 		c.Addrs = []string{"127.0.0.1:9000"}
@@ -62,15 +68,21 @@ type Store struct {
 // Open connects, creates the database if needed and applies every pending
 // migration. It fails fast; callers that must ride out an outage retry it.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	if err := createDatabase(ctx, cfg); err != nil {
-		return nil, err
+	if !cfg.NoMigrate {
+		if err := createDatabase(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
 	conn, err := dial(cfg, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{conn: conn, db: cfg.Database}
-	if err := s.migrate(ctx); err != nil {
+	check := s.migrate
+	if cfg.NoMigrate {
+		check = s.checkSchema
+	}
+	if err := check(ctx); err != nil {
 		conn.Close()
 		return nil, err
 	}
