@@ -146,6 +146,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	w := detector.NewWorker(cfg, js, cons, locks, states, st.Load(), geo, log, metrics)
 	wg.Add(1)
 	go func() { defer wg.Done(); w.WatchLag(ctx, 5*time.Second) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); w.CountLockouts(ctx, 15*time.Second) }()
 	log.Info("detecting", "consumer", cfg.Consumer, "batch", cfg.BatchSize, "flush", cfg.FlushInterval.String())
 	err = w.Run(ctx)
 	log.Info("stopped")

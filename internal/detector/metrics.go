@@ -8,6 +8,7 @@ type Metrics struct {
 	Alerts    *prometheus.CounterVec // by rule
 	Rejected  *prometheus.CounterVec // by consumer and reason (SPEC §3 Operations)
 	Lockouts  prometheus.Counter
+	Active    prometheus.Gauge
 	Conflicts prometheus.Counter
 	Batch     prometheus.Histogram
 	Pending   prometheus.Gauge
@@ -32,6 +33,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "authwatch_lockouts_written_total",
 			Help: "IP lockouts written to KV auth_lockouts.",
 		}),
+		Active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "authwatch_lockouts_active",
+			Help: "IP lockouts in force now, all tenants (keys of auth_lockouts not yet expired).",
+		}),
 		Conflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "authwatch_detector_state_conflicts_total",
 			Help: "State writes that lost a compare-and-set race to another detector and were applied again.",
@@ -46,6 +51,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Messages of AUTH_EVENTS not yet acknowledged by the detector consumer (lag).",
 		}),
 	}
-	reg.MustRegister(m.Events, m.Alerts, m.Rejected, m.Lockouts, m.Conflicts, m.Batch, m.Pending)
+	reg.MustRegister(m.Events, m.Alerts, m.Rejected, m.Lockouts, m.Active, m.Conflicts, m.Batch, m.Pending)
 	return m
 }

@@ -552,6 +552,45 @@ func (w *Worker) watchUnlocks(ctx context.Context) {
 	}
 }
 
+// CountLockouts sets the active-lockouts gauge from the bucket every
+// period until ctx ends.
+func (w *Worker) CountLockouts(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := w.activeLockouts(ctx); err == nil {
+			w.metrics.Active.Set(float64(n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (w *Worker) activeLockouts(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	keys, err := w.locks.ListKeys(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := w.now()
+	n := 0
+	for k := range keys.Keys() {
+		e, err := w.locks.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var l bus.Lockout
+		if json.Unmarshal(e.Value(), &l) == nil && l.LockedUntil.After(now) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // WatchLag updates the pending gauge from the consumer's info until ctx ends.
 func (w *Worker) WatchLag(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
