@@ -6,7 +6,7 @@ export GOFLAGS ?= -mod=mod
 # Packages whose tests exercise goroutines: these run under the race detector.
 RACE_PKGS := ./client/... ./cmd/detector/... ./cmd/ingest/... ./cmd/loadgen/... ./cmd/query/... ./internal/detector/... ./internal/httpapi/... ./internal/store/...
 
-.PHONY: build run test test-unit clickhouse nats chcheck bench fuzz vet fmt clean
+.PHONY: build run test test-unit clickhouse nats chcheck bench fuzz chaos vet fmt clean
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -48,8 +48,19 @@ bench: build clickhouse nats
 	$(GO) run ./internal/bench/ingest
 	$(GO) run ./internal/bench/detector
 
+# The fault suite (about 10 minutes, not part of make test): SIGKILLs of
+# ingest, detector and query, a ClickHouse outage, a NATS restart, under
+# load; prints the reliability table (README) and keeps it in var/chaos.md.
+# Flags: make chaos ARGS='-only a,d -duration 30s'
+chaos: build clickhouse nats
+	$(GO) run ./internal/chaos $(ARGS)
+
+# Fuzzes the event decoder and the API's parameter parsing, FUZZTIME each
+# (default 5m: 10 minutes in all). A crasher is written to the package's
+# testdata/fuzz/ and from then on runs in make test as a regression test.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-10m} ./event/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-5m} ./event/
+	$(GO) test -run '^$$' -fuzz FuzzParams -fuzztime $${FUZZTIME:-5m} ./internal/httpapi/
 
 clean:
 	rm -rf bin var
