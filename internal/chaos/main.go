@@ -324,13 +324,13 @@ type scenario struct {
 }
 
 type result struct {
-	key, name                                     string
-	acked, lost, duplicated, rawCopies            int
+	key, name                                      string
+	acked, lost, duplicated, rawCopies             int
 	alertsWanted, alertsLost, alertsDup, reflagged int
-	lockoutsWanted, lockoutsKept                  int
-	readErr, readOK                               int64
-	maxLag                                        uint64
-	recovery                                      time.Duration
+	lockoutsWanted, lockoutsKept                   int
+	readErr, readOK                                int64
+	maxLag                                         uint64
+	recovery                                       time.Duration
 }
 
 func (r result) line() string {
