@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 export GOFLAGS ?= -mod=mod
 # Packages whose tests exercise goroutines: these run under the race detector.
-RACE_PKGS := ./client/... ./cmd/detector/... ./cmd/ingest/... ./cmd/loadgen/... ./cmd/query/... ./internal/detector/... ./internal/httpapi/... ./internal/store/...
+RACE_PKGS := ./client/... ./cmd/detector/... ./cmd/ingest/... ./cmd/loadgen/... ./cmd/notifier/... ./cmd/query/... ./internal/detector/... ./internal/httpapi/... ./internal/notifier/... ./internal/store/...
 
 .PHONY: build run test test-unit clickhouse nats chcheck bench fuzz chaos vet fmt clean
 
@@ -47,6 +47,12 @@ bench: build clickhouse nats
 	$(GO) test -run '^$$' -bench . -benchmem ./event/ ./internal/enrich/ ./client/ ./internal/detect/
 	$(GO) run ./internal/bench/ingest
 	$(GO) run ./internal/bench/detector
+	$(GO) run ./internal/bench/notifier
+
+# Regenerates docs/dashboard.png from the dashboard's browser test.
+.PHONY: screenshot
+screenshot: clickhouse
+	DASHBOARD_SCREENSHOT=$(CURDIR)/docs/dashboard.png $(GO) test -count=1 -run TestDashboardInBrowser ./cmd/query/
 
 # The fault suite (about 10 minutes, not part of make test): SIGKILLs of
 # ingest, detector and query, a ClickHouse outage, a NATS restart, under

@@ -70,6 +70,7 @@ start loadgen bin/loadgen -seed "$seed" -rate "${DEMO_RATE:-200}" -attacks brute
 cat <<MSG
 
 authwatch is running on demo traffic (${DEMO_RATE:-200} events/s). Where to look:
+  dashboard                   http://$QUERY_ADDR/  (sign in with the token in var/dev-admin-token)
   query API (admin token in var/dev-admin-token)
     curl -H "Authorization: Bearer \$(cat var/dev-admin-token)" http://$QUERY_ADDR/api/v1/login-history/tenant
     a user's own view: bin/query mint-token -tenant acme -user <user_id from the list> , then /api/v1/login-history/stats

@@ -17,7 +17,11 @@ import (
 	"github.com/authwatch/authwatch/internal/auth"
 	"github.com/authwatch/authwatch/internal/bus"
 	"github.com/authwatch/authwatch/internal/config"
+	"github.com/authwatch/authwatch/internal/dashboard"
+	"github.com/authwatch/authwatch/internal/erasure"
 	"github.com/authwatch/authwatch/internal/httpapi"
+	"github.com/authwatch/authwatch/internal/notifier"
+	"github.com/authwatch/authwatch/internal/notify"
 	"github.com/authwatch/authwatch/internal/ops"
 	"github.com/authwatch/authwatch/internal/store"
 )
@@ -35,7 +39,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	env := config.New(getenv)
 	addr := env.String("QUERY_ADDR", "127.0.0.1:8080")
 	rollupEvery := env.Duration("ROLLUP_INTERVAL", time.Minute)
+	retention := retentionFromEnv(env)
+	retentionEvery := env.Duration("RETENTION_INTERVAL", time.Hour)
 	topo := config.Topology(env)
+	allowPrivateWebhooks := env.Bool("WEBHOOK_ALLOW_PRIVATE", false)
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -58,12 +65,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	var lockouts atomic.Pointer[jetstream.KeyValue] // set once the bucket is declared
+	var webhooks atomic.Pointer[notifier.Webhooks]  // set once the bucket and AUTH_DELIVERIES are declared
 	ready.Add("nats", func(context.Context) error {
 		switch {
 		case !nc.IsConnected():
 			return errors.New("not connected to " + nc.Opts.Servers[0])
-		case lockouts.Load() == nil:
-			return errors.New("declaring streams and the lockout bucket")
+		case lockouts.Load() == nil || webhooks.Load() == nil:
+			return errors.New("declaring streams and the lockout and webhook buckets")
 		}
 		return nil
 	})
@@ -83,6 +91,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	mux.Handle("GET /healthz", opsHandler)
 	mux.Handle("GET /readyz", opsHandler)
 	mux.Handle("GET /metrics", opsHandler)
+	// The dashboard is static and served from the start, so it can say why
+	// the API is not answering yet; /api/... falls through to the API.
+	dash := dashboard.Handler()
+	mux.Handle("GET /{$}", dash)
+	mux.Handle("GET "+dashboard.Prefix, dash)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h := api.Load()
 		if h == nil {
@@ -114,8 +127,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				return err
 			}
 			kv, err := js.KeyValue(ctx, bus.LockoutBucket)
+			if err != nil {
+				return err
+			}
+			lockouts.Store(&kv)
+			// The webhook routes need the webhook bucket and the deliveries stream.
+			if err := bus.EnsureWebhooks(ctx, js, topo); err != nil {
+				return err
+			}
+			hooks, err := notifier.OpenWebhooks(ctx, js, bus.WebhookBucket)
 			if err == nil {
-				lockouts.Store(&kv)
+				webhooks.Store(hooks)
 			}
 			return err
 		})
@@ -134,6 +156,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}()
 	select {
 	case err := <-serveErr:
+		if err == nil {
+			return nil // stopped before ClickHouse answered
+		}
 		return fmt.Errorf("listen %s: %w", addr, err)
 	case err := <-opened:
 		if err != nil {
@@ -146,14 +171,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rollup := store.NewRollup(st.Load(), store.RollupConfig{Log: log, Registry: reg})
 	wg.Add(1)
 	go func() { defer wg.Done(); rollup.Run(ctx, rollupEvery) }()
+	// Old partitions go by themselves (every replica may run it: dropping a
+	// dropped partition is a no-op).
+	wg.Add(1)
+	go func() { defer wg.Done(); runRetention(ctx, st.Load(), retention, retentionEvery, log) }()
+	eraser := &erasure.Job{Store: st.Load(), Rollup: rollup, Log: log, States: func() jetstream.KeyValue {
+		// The detector declares its state bucket; until it has, there is no state to erase.
+		kv, err := js.KeyValue(ctx, bus.StateBucket)
+		if err != nil {
+			return nil
+		}
+		return kv
+	}}
 	e := httpapi.New(httpapi.Deps{Store: st.Load(), Verifier: verifier, Log: log, Registry: reg,
-		NATS: nc, Done: ctx.Done(),
+		NATS: nc, Done: ctx.Done(), Eraser: eraser,
 		Lockouts: func() jetstream.KeyValue {
 			if kv := lockouts.Load(); kv != nil {
 				return *kv
 			}
 			return nil
 		},
+		Webhooks:    webhooks.Load,
+		WebhookURLs: notify.URLPolicy{AllowPrivate: allowPrivateWebhooks},
 	})
 	var h http.Handler = e
 	api.Store(&h)

@@ -368,6 +368,30 @@ ORDER BY (tenant_id, at);
 CREATE TABLE IF NOT EXISTS authwatch.audit_log ON CLUSTER 'authwatch' AS authwatch.audit_log_local
 ENGINE = Distributed('authwatch', 'authwatch', 'audit_log_local', cityHash64(tenant_id));
 
+-- 0006_webhooks.sql
+CREATE TABLE IF NOT EXISTS authwatch.webhook_deliveries_local ON CLUSTER 'authwatch'
+(
+    tenant_id       String,
+    webhook_id      String,
+    attempted_at    DateTime,
+    attempted_ms    UInt16,
+    id              String,
+    delivery_id     String,
+    alert_id        String,
+    attempt         UInt16,
+    status_code     UInt16,
+    error           String,
+    outcome         Enum8('delivered' = 1, 'retrying' = 2, 'failed' = 3),
+    next_attempt_at DateTime,
+    duration_ms     UInt32
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/authwatch/webhook_deliveries_local', '{replica}')
+PARTITION BY toYYYYMM(attempted_at)
+ORDER BY (tenant_id, webhook_id, attempted_at, id)
+SETTINGS index_granularity = 1024;
+CREATE TABLE IF NOT EXISTS authwatch.webhook_deliveries ON CLUSTER 'authwatch' AS authwatch.webhook_deliveries_local
+ENGINE = Distributed('authwatch', 'authwatch', 'webhook_deliveries_local', cityHash64(tenant_id, id));
+
 -- schema_migrations: what this file applied
 CREATE TABLE IF NOT EXISTS authwatch.schema_migrations ON CLUSTER 'authwatch'
 (version UInt32, name String, applied_at DateTime DEFAULT now())
@@ -377,3 +401,4 @@ INSERT INTO authwatch.schema_migrations (version, name) SELECT 2, '0002_alerts.s
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 3, '0003_tokens.sql';
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 4, '0004_rollups.sql';
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 5, '0005_audit.sql';
+INSERT INTO authwatch.schema_migrations (version, name) SELECT 6, '0006_webhooks.sql';

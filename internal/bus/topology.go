@@ -166,3 +166,82 @@ func (t Topology) StateBucketConfig(maxAge time.Duration) jetstream.KeyValueConf
 		TTL:         maxAge,
 	}
 }
+
+// Webhook notifications (SPEC §3 "Alert notifications"): the definitions
+// every query and notifier instance sees, and the delivery jobs the
+// notifier works through. A job is one POST of one alert to one webhook;
+// a failed attempt is answered by publishing the next attempt's job, due
+// later, so a retry is durable from the moment the attempt is acked.
+const (
+	WebhookBucket      = "auth_webhooks"
+	DeliveriesStream   = "AUTH_DELIVERIES"
+	DeliveriesSubjects = "auth.deliveries.>"
+)
+
+// WebhookBucketConfig is KV auth_webhooks: one key <tenant>.<webhook id>
+// per webhook, its JSON (secret included: the notifier signs with it; the
+// API never returns it). No TTL: a deleted webhook leaves a delete marker.
+func (t Topology) WebhookBucketConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      WebhookBucket,
+		Description: "authwatch webhooks per tenant (secrets included; restrict access to this bucket)",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+	}
+}
+
+// DeliveriesStreamConfig is AUTH_DELIVERIES, subjects
+// auth.deliveries.<tenant>.<webhook id>: a work queue (a job is removed
+// when acked). A job lives at most about one retry delay (an hour), so a
+// week's max age only bounds what a long outage leaves behind.
+func (t Topology) DeliveriesStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        DeliveriesStream,
+		Description: "authwatch webhook delivery jobs: one per alert, webhook and attempt",
+		Subjects:    []string{DeliveriesSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.WorkQueuePolicy,
+		Replicas:    t.Replicas,
+		MaxAge:      7 * 24 * time.Hour,
+		// Job ids are <delivery id>.<attempt>: a notifier that dies between
+		// publishing a job and acking what caused it publishes it again
+		// when that comes back, well within the hour.
+		Duplicates: time.Hour,
+		MaxMsgSize: 1 << 20,
+	}
+}
+
+// DeliveriesConsumerConfig is the notifier's durable consumer on
+// AUTH_DELIVERIES. Unlike ConsumerConfig it has no BackOff, so a Nak's
+// delay (a job not due yet, a receiver busy) is exact; no MaxDeliver,
+// since a job waiting for its time is delivered many times; and room for
+// a day of retries pending.
+func DeliveriesConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerNotifier,
+		Description:   "authwatch notifier deliveries",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// An attempt takes 10 s at most, then its log row is written; jobs
+		// held longer (waiting in a busy webhook's lane, or for ClickHouse)
+		// are kept alive with InProgress. What a dead notifier held comes
+		// back after this long.
+		AckWait:       30 * time.Second,
+		MaxDeliver:    -1,
+		MaxAckPending: 1_000_000,
+		MaxWaiting:    512,
+	}
+}
+
+// EnsureWebhooks creates or updates the webhook bucket and the deliveries
+// stream (cmd/notifier and cmd/query use them).
+func EnsureWebhooks(ctx context.Context, js jetstream.JetStream, t Topology) error {
+	if _, err := js.CreateOrUpdateKeyValue(ctx, t.WebhookBucketConfig()); err != nil {
+		return fmt.Errorf("kv %s: %w", WebhookBucket, err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, t.DeliveriesStreamConfig()); err != nil {
+		return fmt.Errorf("stream %s: %w", DeliveriesStream, err)
+	}
+	return nil
+}

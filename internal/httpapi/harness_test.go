@@ -22,6 +22,8 @@ import (
 	"github.com/authwatch/authwatch/internal/enrich"
 	"github.com/authwatch/authwatch/internal/erasure"
 	"github.com/authwatch/authwatch/internal/httpapi"
+	"github.com/authwatch/authwatch/internal/notifier"
+	"github.com/authwatch/authwatch/internal/notify"
 	"github.com/authwatch/authwatch/internal/store"
 	"github.com/authwatch/authwatch/internal/testenv"
 )
@@ -42,6 +44,8 @@ type api struct {
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	kv   jetstream.KeyValue
+	// hooks is KV bucket auth_webhooks (AUTH_DELIVERIES is declared too).
+	hooks *notifier.Webhooks
 
 	stop func() // closes Deps.Done: ends open alert streams
 }
@@ -53,7 +57,12 @@ type apiConfig struct {
 	nats      bool
 	keepalive time.Duration
 	erasure   bool
+	urls      notify.URLPolicy
 }
+
+// withWebhookURLs sets the policy webhook URLs are checked with (the
+// default refuses private addresses and asks the system resolver).
+func withWebhookURLs(p notify.URLPolicy) apiOption { return func(c *apiConfig) { c.urls = p } }
 
 // withErasure gives the API a real erasure job (internal/erasure) on its store.
 func withErasure() apiOption { return func(c *apiConfig) { c.erasure = true } }
@@ -89,7 +98,9 @@ func newAPI(t *testing.T, now time.Time, opts ...apiOption) *api {
 		a.startNATS()
 		deps.NATS = a.nc
 		deps.Lockouts = func() jetstream.KeyValue { return a.kv }
+		deps.Webhooks = func() *notifier.Webhooks { return a.hooks }
 	}
+	deps.WebhookURLs = cfg.urls
 	if cfg.erasure {
 		deps.Eraser = &erasure.Job{Store: st, Rollup: store.NewRollup(st, store.RollupConfig{}), Wait: time.Minute}
 	}
@@ -118,6 +129,12 @@ func (a *api) startNATS() {
 		t.Fatal(err)
 	}
 	if a.kv, err = a.js.KeyValue(ctx, bus.LockoutBucket); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.EnsureWebhooks(ctx, a.js, bus.DefaultTopology()); err != nil {
+		t.Fatal(err)
+	}
+	if a.hooks, err = notifier.OpenWebhooks(ctx, a.js, bus.WebhookBucket); err != nil {
 		t.Fatal(err)
 	}
 }

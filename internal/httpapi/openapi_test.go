@@ -30,21 +30,14 @@ import (
 	"github.com/authwatch/authwatch/internal/detect"
 	"github.com/authwatch/authwatch/internal/httpapi"
 	"github.com/authwatch/authwatch/internal/ops"
+	"github.com/authwatch/authwatch/internal/store"
 )
 
 // documentedLater are routes SPEC §3 defines and api/openapi.yaml already
 // describes, whose handlers later issues build. Each may be in the document
 // without being in the router; once its handler is registered, the entry is
 // harmless and can go (the test says so in its log).
-var documentedLater = []string{
-	// webhooks
-	"GET /api/v1/webhooks",
-	"POST /api/v1/webhooks",
-	"DELETE /api/v1/webhooks/{id}",
-	"POST /api/v1/webhooks/{id}/test",
-	"GET /api/v1/webhooks/{id}/deliveries",
-	// privacy
-}
+var documentedLater = []string{}
 
 // servedOpenAPI builds the API (no store is needed for the document) and
 // fetches GET /api/openapi.json from it.
@@ -316,7 +309,22 @@ func seedOpenAPIData(t *testing.T, a *api) {
 	if a.kv != nil {
 		a.lock("acme", "198.51.100.9", 5, openAPINow.Add(10*time.Minute))
 	}
+	if a.hooks != nil {
+		seedWebhook(t, a, openAPIWebhook, openAPINow.Add(-time.Hour))
+		retry := openAPINow.Add(-10 * time.Minute)
+		if err := a.store.InsertDeliveries(context.Background(), []store.DeliveryAttempt{
+			{TenantID: "acme", WebhookID: openAPIWebhook, DeliveryID: "d1", AlertID: alerts[0].ID, Attempt: 1, StatusCode: 0,
+				Error: "no answer within 10s", Outcome: "retrying", NextAttemptAt: retry.Add(10 * time.Second), AttemptedAt: retry, Duration: 10 * time.Second},
+			{TenantID: "acme", WebhookID: openAPIWebhook, DeliveryID: "d1", AlertID: alerts[0].ID, Attempt: 2, StatusCode: 204,
+				Outcome: "delivered", AttemptedAt: retry.Add(11 * time.Second), Duration: 12 * time.Millisecond},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
+
+// openAPIWebhook is the id of the webhook seedOpenAPIData registers.
+const openAPIWebhook = "wh_openapi"
 
 // TestOpenAPIResponsesMatch calls every implemented GET route as a user and
 // as an admin, with realistic parameters, and validates the status code,
@@ -369,6 +377,9 @@ func TestOpenAPIResponsesMatch(t *testing.T) {
 		{"/api/v1/lockouts", "", true},
 		{"/api/v1/lockouts/81.2.69.10", "", false},
 		{"/api/v1/lockouts/2001:db8::1", "", false},
+		{"/api/v1/webhooks", "", true},
+		{"/api/v1/webhooks/" + openAPIWebhook + "/deliveries", "", true},
+		{"/api/v1/webhooks/" + openAPIWebhook + "/deliveries", "page=2&per_page=1", true},
 	}
 	for _, c := range calls {
 		for _, who := range []struct {
@@ -414,12 +425,34 @@ func TestOpenAPIResponsesMatch(t *testing.T) {
 	a.checkRequest(v, http.MethodDelete, admin, "/api/v1/lockouts/nope", "", "", http.StatusUnprocessableEntity)
 	check(alice, "/api/v1/lockouts/198.51.100.9", "", "", http.StatusOK)
 
+	// Webhooks: registration (good, bad, not admin), the test delivery, a
+	// removal, and another tenant's or no webhook.
+	const hookBody = `{"url":"https://93.184.215.14/authwatch","rules":["ip_lockout","password_spray"],"min_severity":"high","format":"slack","secret":"0123456789abcdef0123"}`
+	a.checkRequestBody(v, http.MethodPost, admin, "/api/v1/webhooks", hookBody, http.StatusCreated)
+	a.checkRequestBody(v, http.MethodPost, admin, "/api/v1/webhooks", `{"url":"https://93.184.215.14/a","secret":"0123456789abcdef"}`, http.StatusCreated)
+	a.checkRequestBody(v, http.MethodPost, admin, "/api/v1/webhooks", `{"url":"http://127.0.0.1/","secret":"short"}`, http.StatusUnprocessableEntity)
+	a.checkRequestBody(v, http.MethodPost, alice, "/api/v1/webhooks", hookBody, http.StatusForbidden)
+	a.checkRequest(v, http.MethodPost, admin, "/api/v1/webhooks/"+openAPIWebhook+"/test", "", "", http.StatusAccepted)
+	a.checkRequest(v, http.MethodPost, admin, "/api/v1/webhooks/wh_nobody/test", "", "", http.StatusNotFound)
+	check(admin, "/api/v1/webhooks/wh_nobody/deliveries", "", "", http.StatusNotFound)
+	check(admin, "/api/v1/webhooks/"+openAPIWebhook+"/deliveries", "per_page=500", "", http.StatusUnprocessableEntity)
+	check(alice, "/api/v1/webhooks", "", "", http.StatusForbidden)
+	a.checkRequest(v, http.MethodDelete, a.token("other", "root", "admin.audit_log"), "/api/v1/webhooks/"+openAPIWebhook, "", "", http.StatusNotFound)
+	a.checkRequest(v, http.MethodDelete, alice, "/api/v1/webhooks/"+openAPIWebhook, "", "", http.StatusForbidden)
+	a.checkRequest(v, http.MethodDelete, admin, "/api/v1/webhooks/"+openAPIWebhook, "", "", http.StatusNoContent)
+	a.checkRequest(v, http.MethodDelete, admin, "/api/v1/webhooks/"+openAPIWebhook, "", "", http.StatusNotFound)
+
 	// Without NATS: the documented 503.
 	noNATS := newAPI(t, openAPINow)
 	for _, path := range []string{"/api/v1/lockouts/198.51.100.9", "/api/v1/lockouts", "/api/v1/alerts/stream"} {
 		noNATS.checkAgainstDocument(v, admin, path, "", "", http.StatusServiceUnavailable)
 	}
 	noNATS.checkRequest(v, http.MethodDelete, admin, "/api/v1/lockouts/198.51.100.9", "", "", http.StatusServiceUnavailable)
+	noNATS.checkAgainstDocument(v, admin, "/api/v1/webhooks", "", "", http.StatusServiceUnavailable)
+	noNATS.checkAgainstDocument(v, admin, "/api/v1/webhooks/wh_x/deliveries", "", "", http.StatusServiceUnavailable)
+	noNATS.checkRequestBody(v, http.MethodPost, admin, "/api/v1/webhooks", hookBody, http.StatusServiceUnavailable)
+	noNATS.checkRequest(v, http.MethodPost, admin, "/api/v1/webhooks/wh_x/test", "", "", http.StatusServiceUnavailable)
+	noNATS.checkRequest(v, http.MethodDelete, admin, "/api/v1/webhooks/wh_x", "", "", http.StatusServiceUnavailable)
 
 	// Every GET route of the router was called: a new one needs a call here.
 	for _, r := range a.srv.Config.Handler.(*echo.Echo).Routes() {
@@ -451,13 +484,27 @@ func (a *api) checkAgainstDocument(v validator.Validator, tok, path, query, acce
 // checkRequest is checkAgainstDocument for any method; a 204 has no body
 // and so no content type.
 func (a *api) checkRequest(v validator.Validator, method, tok, path, query, accept string, want int) (int, []byte) {
+	a.t.Helper()
+	return a.checkRequestWith(v, method, tok, path, query, accept, "", want)
+}
+
+// checkRequestBody is checkRequest with a JSON request body, validated too.
+func (a *api) checkRequestBody(v validator.Validator, method, tok, path, body string, want int) (int, []byte) {
+	a.t.Helper()
+	return a.checkRequestWith(v, method, tok, path, "", "", body, want)
+}
+
+func (a *api) checkRequestWith(v validator.Validator, method, tok, path, query, accept, reqBody string, want int) (int, []byte) {
 	t := a.t
 	t.Helper()
 	u := a.srv.URL + path
 	if query != "" {
 		u += "?" + query
 	}
-	req, _ := http.NewRequest(method, u, nil)
+	req, _ := http.NewRequest(method, u, strings.NewReader(reqBody))
+	if reqBody != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
@@ -492,7 +539,11 @@ func (a *api) checkRequest(v validator.Validator, method, tok, path, query, acce
 		return resp.StatusCode, body
 	}
 	// The validator matches the path and query as sent.
-	vreq, _ := http.NewRequest(method, (&url.URL{Path: path, RawQuery: query}).String(), nil)
+	var vbody io.Reader
+	if reqBody != "" {
+		vbody = strings.NewReader(reqBody)
+	}
+	vreq, _ := http.NewRequest(method, (&url.URL{Path: path, RawQuery: query}).String(), vbody)
 	vreq.Header = req.Header.Clone()
 	checkResponse(t, v, vreq, resp)
 	return resp.StatusCode, body

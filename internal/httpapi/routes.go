@@ -34,4 +34,10 @@ func (s *Server) routes(e *echo.Echo) {
 	v1.GET("/lockouts", s.listLockouts, adminOnly)
 	v1.GET("/lockouts/:ip", s.lockoutStatus)
 	v1.DELETE("/lockouts/:ip", s.deleteLockout, adminOnly)
+
+	v1.GET("/webhooks", s.listWebhooks, adminOnly)
+	v1.POST("/webhooks", s.createWebhook, adminOnly)
+	v1.DELETE("/webhooks/:id", s.deleteWebhook, adminOnly)
+	v1.POST("/webhooks/:id/test", s.testWebhook, adminOnly)
+	v1.GET("/webhooks/:id/deliveries", s.webhookDeliveries, adminOnly)
 }

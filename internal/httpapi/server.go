@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authwatch/authwatch/internal/auth"
+	"github.com/authwatch/authwatch/internal/notifier"
+	"github.com/authwatch/authwatch/internal/notify"
 	"github.com/authwatch/authwatch/internal/store"
 )
 
@@ -40,6 +42,12 @@ type Deps struct {
 	// Eraser runs privacy erasures in the background; nil records the
 	// request only.
 	Eraser Eraser
+	// Webhooks returns KV bucket auth_webhooks, or nil until it and stream
+	// AUTH_DELIVERIES are declared (the webhook routes answer 503 meanwhile).
+	Webhooks func() *notifier.Webhooks
+	// WebhookURLs checks the URL of a webhook being registered
+	// (WEBHOOK_ALLOW_PRIVATE, and the resolver).
+	WebhookURLs notify.URLPolicy
 }
 
 // Server holds the dependencies the handlers use.
@@ -53,6 +61,8 @@ type Server struct {
 	keepalive time.Duration
 	done      <-chan struct{}
 	eraser    Eraser
+	webhooks  func() *notifier.Webhooks
+	urls      notify.URLPolicy
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 }
@@ -65,11 +75,15 @@ func New(d Deps) *echo.Echo {
 	if d.Lockouts == nil {
 		d.Lockouts = func() jetstream.KeyValue { return nil }
 	}
+	if d.Webhooks == nil {
+		d.Webhooks = func() *notifier.Webhooks { return nil }
+	}
 	if d.Keepalive <= 0 {
 		d.Keepalive = 10 * time.Second
 	}
 	s := &Server{store: d.Store, verifier: d.Verifier, log: d.Log, now: d.Now,
 		nc: d.NATS, lockouts: d.Lockouts, keepalive: d.Keepalive, done: d.Done, eraser: d.Eraser,
+		webhooks: d.Webhooks, urls: d.WebhookURLs,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authwatch_http_requests_total", Help: "API requests by route and status code.",
 		}, []string{"route", "code"}),

@@ -15,7 +15,7 @@ import (
 type Retention struct {
 	Logins       time.Duration // login_events and its by-time copy
 	Tokens       time.Duration // token_events and its by-time copy
-	Alerts       time.Duration // alerts (and alerts_by_event, which flags logins)
+	Alerts       time.Duration // alerts (and alerts_by_event, which flags logins); webhook deliveries too
 	HourlyRollup time.Duration // login_rollup_hourly, token_rollup_hourly
 	DailyRollup  time.Duration // login_rollup_daily, token_rollup_daily
 }
@@ -45,6 +45,7 @@ var partitioned = []struct {
 	{"token_events", func(r Retention) time.Duration { return r.Tokens }, false},
 	{"token_events_by_time", func(r Retention) time.Duration { return r.Tokens }, false},
 	{"alerts", func(r Retention) time.Duration { return r.Alerts }, false},
+	{"webhook_deliveries", func(r Retention) time.Duration { return r.Alerts }, false},
 	{"login_rollup_hourly", func(r Retention) time.Duration { return r.HourlyRollup }, false},
 	{"token_rollup_hourly", func(r Retention) time.Duration { return r.HourlyRollup }, false},
 	{"login_rollup_daily", func(r Retention) time.Duration { return r.DailyRollup }, true},
