@@ -186,7 +186,7 @@ func (s *stack) publishAll(t *testing.T, events []*event.Event) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := s.js.PublishAsync(event.Subject(ev.TenantID, ev.Kind), b, jetstream.WithMsgID(ev.ID))
+		f, err := s.js.PublishAsync(event.Subject(ev.TenantID, ev.Kind), b, jetstream.WithMsgID(ev.ID), jetstream.WithStallWait(30*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
