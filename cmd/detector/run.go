@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,7 +15,7 @@ import (
 	"github.com/authwatch/authwatch/internal/detector"
 	"github.com/authwatch/authwatch/internal/enrich"
 	"github.com/authwatch/authwatch/internal/ops"
-	"github.com/authwatch/authwatch/internal/store"
+	"github.com/authwatch/authwatch/internal/service"
 )
 
 // run wires the detector and blocks until ctx ends and the batch in hand
@@ -65,47 +62,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	reg := ops.NewRegistry()
-	metrics := detector.NewMetrics(reg)
-	ready := ops.NewReadiness()
-	nc, err := bus.Connect(bus.ConfigFromEnv(getenv), "authwatch-detector", log)
+	p, ctx, err := service.Start(ctx, "detector", addr, getenv, log, nil)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	ready.Add("nats", func(context.Context) error {
-		if !nc.IsConnected() {
-			return errors.New("not connected to " + nc.Opts.Servers[0])
-		}
-		return nil
-	})
-	var st atomic.Pointer[store.Store]
-	ready.Add("clickhouse", func(ctx context.Context) error {
-		s := st.Load()
-		if s == nil {
-			return errors.New("connecting and applying migrations")
-		}
-		return s.Ping(ctx)
-	})
-
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	serveErr := make(chan error, 1)
-	wg.Add(2)
-	go func() { defer wg.Done(); serveErr <- ops.Serve(ctx, addr, ops.Handler(reg, ready), log, nil) }()
-	go func() { defer wg.Done(); ready.Run(ctx, 2*time.Second) }()
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("listen %s: %w", addr, err)
-	case <-time.After(50 * time.Millisecond):
-	}
-
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
+	defer p.Close()
+	metrics := detector.NewMetrics(p.Reg)
+	js := p.JS
 	var (
 		cons   jetstream.Consumer
 		locks  jetstream.KeyValue
@@ -128,26 +91,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	})
 	if err != nil {
-		return shutdownErr(ctx, err)
+		return service.ShutdownErr(ctx, err)
 	}
-	scfg := store.ConfigFromEnv(getenv)
-	err = bus.Retry(ctx, log, "open clickhouse", func(ctx context.Context) error {
-		s, err := store.Open(ctx, scfg)
-		if err == nil {
-			st.Store(s)
-		}
-		return err
-	})
+	st, err := p.OpenStore(ctx, getenv)
 	if err != nil {
-		return shutdownErr(ctx, err)
+		return service.ShutdownErr(ctx, err)
 	}
-	defer st.Load().Close()
 
-	w := detector.NewWorker(cfg, js, cons, locks, states, st.Load(), geo, log, metrics)
-	wg.Add(1)
-	go func() { defer wg.Done(); w.WatchLag(ctx, 5*time.Second) }()
-	wg.Add(1)
-	go func() { defer wg.Done(); w.CountLockouts(ctx, 15*time.Second) }()
+	w := detector.NewWorker(cfg, js, cons, locks, states, st, geo, log, metrics)
+	p.Go(func() { w.WatchLag(ctx, 5*time.Second) })
+	p.Go(func() { w.CountLockouts(ctx, 15*time.Second) })
 	log.Info("detecting", "consumer", cfg.Consumer, "batch", cfg.BatchSize, "flush", cfg.FlushInterval.String())
 	err = w.Run(ctx)
 	log.Info("stopped")
@@ -158,12 +111,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // remembers, so only states that would be empty anyway expire.
 func stateMaxAge(c detect.Config) time.Duration {
 	return max(c.HabitWindow, c.TokenNetworkWindow) + 7*24*time.Hour
-}
-
-// shutdownErr turns "gave up because we were asked to stop" into a clean exit.
-func shutdownErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
 }

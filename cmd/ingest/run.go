@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,7 +13,7 @@ import (
 	"github.com/authwatch/authwatch/internal/enrich"
 	"github.com/authwatch/authwatch/internal/ingest"
 	"github.com/authwatch/authwatch/internal/ops"
-	"github.com/authwatch/authwatch/internal/store"
+	"github.com/authwatch/authwatch/internal/service"
 )
 
 // run wires the ingest service and blocks until ctx ends and the batch in
@@ -51,48 +47,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("GEOIP_CITY_DB is not set: events are stored without country, city and coordinates")
 	}
 
-	reg := ops.NewRegistry()
-	metrics := ingest.NewMetrics(reg)
-	ready := ops.NewReadiness()
-
-	nc, err := bus.Connect(bus.ConfigFromEnv(getenv), "authwatch-ingest", log)
+	p, ctx, err := service.Start(ctx, "ingest", addr, getenv, log, nil)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	ready.Add("nats", func(context.Context) error {
-		if !nc.IsConnected() {
-			return errors.New("not connected to " + nc.Opts.Servers[0])
-		}
-		return nil
-	})
-	var st atomic.Pointer[store.Store]
-	ready.Add("clickhouse", func(ctx context.Context) error {
-		s := st.Load()
-		if s == nil {
-			return errors.New("connecting and applying migrations")
-		}
-		return s.Ping(ctx)
-	})
-
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	serveErr := make(chan error, 1)
-	wg.Add(2)
-	go func() { defer wg.Done(); serveErr <- ops.Serve(ctx, addr, ops.Handler(reg, ready), log, nil) }()
-	go func() { defer wg.Done(); ready.Run(ctx, 2*time.Second) }()
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("listen %s: %w", addr, err)
-	case <-time.After(50 * time.Millisecond):
-	}
-
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
+	defer p.Close()
+	metrics := ingest.NewMetrics(p.Reg)
+	js := p.JS
 	var cons jetstream.Consumer
 	err = bus.Retry(ctx, log, "declare streams", func(ctx context.Context) error {
 		if err := bus.EnsureStreams(ctx, js, topo); err != nil {
@@ -102,34 +63,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	})
 	if err != nil {
-		return shutdownErr(ctx, err)
+		return service.ShutdownErr(ctx, err)
 	}
-	scfg := store.ConfigFromEnv(getenv)
-	err = bus.Retry(ctx, log, "open clickhouse", func(ctx context.Context) error {
-		s, err := store.Open(ctx, scfg)
-		if err == nil {
-			st.Store(s)
-		}
-		return err
-	})
+	st, err := p.OpenStore(ctx, getenv)
 	if err != nil {
-		return shutdownErr(ctx, err)
+		return service.ShutdownErr(ctx, err)
 	}
-	defer st.Load().Close()
 
-	w := ingest.NewWorker(cfg, js, cons, st.Load(), geo, log, metrics)
-	wg.Add(1)
-	go func() { defer wg.Done(); w.WatchLag(ctx, 5*time.Second) }()
+	w := ingest.NewWorker(cfg, js, cons, st, geo, log, metrics)
+	p.Go(func() { w.WatchLag(ctx, 5*time.Second) })
 	log.Info("ingesting", "consumer", cfg.Consumer, "batch", cfg.BatchSize, "flush", cfg.FlushInterval.String())
 	err = w.Run(ctx)
 	log.Info("stopped")
-	return err
-}
-
-// shutdownErr turns "gave up because we were asked to stop" into a clean exit.
-func shutdownErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return nil
-	}
 	return err
 }

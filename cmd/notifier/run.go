@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,7 +16,7 @@ import (
 	"github.com/authwatch/authwatch/internal/notifier"
 	"github.com/authwatch/authwatch/internal/notify"
 	"github.com/authwatch/authwatch/internal/ops"
-	"github.com/authwatch/authwatch/internal/store"
+	"github.com/authwatch/authwatch/internal/service"
 )
 
 // run wires the notifier and blocks until ctx ends and the attempts in
@@ -38,51 +37,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Warn("WEBHOOK_ALLOW_PRIVATE is true: webhooks may reach loopback and private addresses")
 	}
 
-	reg := ops.NewRegistry()
-	metrics := notifier.NewMetrics(reg)
-	ready := ops.NewReadiness()
-	nc, err := bus.Connect(bus.ConfigFromEnv(getenv), "authwatch-notifier", log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
 	var hooks atomic.Pointer[notifier.Registry]
-	ready.Add("nats", func(context.Context) error {
-		switch {
-		case !nc.IsConnected():
-			return errors.New("not connected to " + nc.Opts.Servers[0])
-		case hooks.Load() == nil:
+	p, ctx, err := service.Start(ctx, "notifier", addr, getenv, log, func() error {
+		if hooks.Load() == nil {
 			return errors.New("declaring streams, consumers and the webhook bucket")
 		}
 		return nil
 	})
-	var st atomic.Pointer[store.Store]
-	ready.Add("clickhouse", func(ctx context.Context) error {
-		s := st.Load()
-		if s == nil {
-			return errors.New("connecting and applying migrations")
-		}
-		return s.Ping(ctx)
-	})
-
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	serveErr := make(chan error, 1)
-	wg.Add(2)
-	go func() { defer wg.Done(); serveErr <- ops.Serve(ctx, addr, ops.Handler(reg, ready), log, nil) }()
-	go func() { defer wg.Done(); ready.Run(ctx, 2*time.Second) }()
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("listen %s: %w", addr, err)
-	case <-time.After(50 * time.Millisecond):
-	}
-
-	js, err := jetstream.New(nc)
 	if err != nil {
 		return err
 	}
+	defer p.Close()
+	metrics := notifier.NewMetrics(p.Reg)
+	js := p.JS
 	var alerts, jobs jetstream.Consumer
 	var registry *notifier.Registry
 	err = bus.Retry(ctx, log, "declare streams", func(ctx context.Context) error {
@@ -102,28 +69,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	})
 	if err != nil {
-		return shutdownErr(ctx, err)
+		return service.ShutdownErr(ctx, err)
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); registry.Run(ctx) }()
+	p.Go(func() { registry.Run(ctx) })
 	hooks.Store(registry)
 
-	scfg := store.ConfigFromEnv(getenv)
-	err = bus.Retry(ctx, log, "open clickhouse", func(ctx context.Context) error {
-		s, err := store.Open(ctx, scfg)
-		if err == nil {
-			st.Store(s)
-		}
-		return err
-	})
+	st, err := p.OpenStore(ctx, getenv)
 	if err != nil {
-		return shutdownErr(ctx, err)
+		return service.ShutdownErr(ctx, err)
 	}
-	defer st.Load().Close()
 
-	w := notifier.NewWorker(cfg, js, alerts, jobs, registry, st.Load(), log, metrics)
-	wg.Add(1)
-	go func() { defer wg.Done(); w.WatchLag(ctx, 5*time.Second) }()
+	w := notifier.NewWorker(cfg, js, alerts, jobs, registry, st, log, metrics)
+	p.Go(func() { w.WatchLag(ctx, 5*time.Second) })
 	log.Info("notifying", "schedule", fmt.Sprint(cfg.Schedule.Delays), "retry_for", cfg.Schedule.For.String(),
 		"attempt_timeout", cfg.AttemptTimeout.String(), "concurrency_per_webhook", cfg.Concurrency)
 	err = w.Run(ctx)
@@ -158,12 +115,4 @@ func loadConfig(getenv func(string) string) (notifier.Config, string, bus.Topolo
 		return cfg, "", topo, err
 	}
 	return cfg, addr, topo, nil
-}
-
-// shutdownErr turns "gave up because we were asked to stop" into a clean exit.
-func shutdownErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
 }

@@ -76,13 +76,7 @@ type item struct {
 	msg   jetstream.Msg
 	login *detect.Login
 	token *detect.TokenUse
-	dead  *deadLetter
-}
-
-type deadLetter struct {
-	subject, code, reason string
-	seq                   uint64
-	data                  []byte
+	dead  *bus.DeadLetter
 }
 
 // keys are the states an item reads and writes.
@@ -210,8 +204,8 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, finish chan<
 		addKey(k)
 	}
 
-	retry := newRetrier(w.log, msgs)
-	if !retry.do(ctx, "load state", func() error { return w.states.load(ctx, keys) }) {
+	retry := bus.Retrier{Log: w.log, Msgs: msgs}
+	if !retry.Do(ctx, "load state", func() error { return w.states.load(ctx, keys) }) {
 		return
 	}
 	for _, k := range unlocked {
@@ -230,7 +224,7 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, finish chan<
 	for round := 0; len(pending) > 0; round++ {
 		out := w.apply(items, only)
 		var conflicts []string
-		ok := retry.do(ctx, "write state", func() (err error) {
+		ok := retry.Do(ctx, "write state", func() (err error) {
 			conflicts, err = w.states.write(ctx, pending)
 			return err
 		})
@@ -257,7 +251,7 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, finish chan<
 		if round > 20 {
 			w.log.Warn("state keeps changing under us; retrying", "keys", len(conflicts))
 		}
-		if !retry.do(ctx, "reload state", func() error { return w.states.load(ctx, conflicts) }) {
+		if !retry.Do(ctx, "reload state", func() error { return w.states.load(ctx, conflicts) }) {
 			w.dropDirty(keys)
 			return
 		}
@@ -268,19 +262,19 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, finish chan<
 	// events are in the states already and get the same verdicts again, so
 	// the alerts (same ids: JetStream and the store keep one) and lockouts
 	// still go out.
-	ok := retry.do(ctx, "publish alerts", func() error { return w.publishAlerts(ctx, alerts) }) &&
-		retry.do(ctx, "write lockouts", func() error { return w.writeLockouts(ctx, lockouts) })
+	ok := retry.Do(ctx, "publish alerts", func() error { return w.publishAlerts(ctx, alerts) }) &&
+		retry.Do(ctx, "write lockouts", func() error { return w.writeLockouts(ctx, lockouts) })
 	if !ok {
 		return
 	}
 
-	var dead []deadLetter
+	var dead []bus.DeadLetter
 	for _, it := range items {
 		if it.dead != nil {
 			dead = append(dead, *it.dead)
 		}
 	}
-	if !retry.do(ctx, "dlq publish", func() error { return w.publishDead(ctx, dead) }) {
+	if !retry.Do(ctx, "dlq publish", func() error { return bus.PublishDead(ctx, w.js, w.cfg.Consumer, dead) }) {
 		return
 	}
 	// Storing the alerts in ClickHouse and the acks happen behind: the next
@@ -323,8 +317,8 @@ func (w *Worker) finish(ctx context.Context, in <-chan *finished) {
 				msgs = append(msgs, it.msg)
 			}
 		}
-		retry := newRetrier(w.log, msgs)
-		if !retry.do(ctx, "store alerts", func() error { return w.alerts.InsertAlerts(ctx, alerts) }) {
+		retry := bus.Retrier{Log: w.log, Msgs: msgs}
+		if !retry.Do(ctx, "store alerts", func() error { return w.alerts.InsertAlerts(ctx, alerts) }) {
 			return
 		}
 		for _, g := range group {
@@ -332,7 +326,7 @@ func (w *Worker) finish(ctx context.Context, in <-chan *finished) {
 				_ = it.msg.Ack()
 				switch {
 				case it.dead != nil:
-					w.metrics.Rejected.WithLabelValues(w.cfg.Consumer, it.dead.code).Inc()
+					w.metrics.Rejected.WithLabelValues(w.cfg.Consumer, it.dead.Code).Inc()
 				case it.login != nil:
 					w.metrics.Events.WithLabelValues(string(event.KindLogin)).Inc()
 				case it.token != nil:
@@ -427,7 +421,8 @@ func (w *Worker) decode(msgs []jetstream.Msg) []item {
 		}
 		ev, err := dec.Decode(m.Subject(), m.Data())
 		if err != nil {
-			it.dead = &deadLetter{subject: m.Subject(), seq: meta.Sequence.Stream, data: m.Data(), code: event.Reason(err), reason: oneLine(err.Error())}
+			d := bus.NewDeadLetter(m, meta.Sequence.Stream, event.Reason(err), err)
+			it.dead = &d
 			continue
 		}
 		r := enr.Enrich(ev.UserAgent, ev.IPAddress)
@@ -462,7 +457,7 @@ func (w *Worker) publishAlerts(ctx context.Context, alerts []detect.Alert) error
 		}
 		futures = append(futures, f)
 	}
-	if err := waitAcks(ctx, futures); err != nil {
+	if err := bus.WaitAcks(ctx, futures); err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
 	for _, a := range alerts {
@@ -489,37 +484,6 @@ func (w *Worker) writeLockouts(ctx context.Context, locks []lockout) error {
 		}
 		w.metrics.Lockouts.Inc()
 		w.log.Info("ip locked", "tenant", l.value.TenantID, "ip", l.value.IPAddress, "until", l.value.LockedUntil.Format(time.RFC3339))
-	}
-	return nil
-}
-
-func (w *Worker) publishDead(ctx context.Context, dead []deadLetter) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(dead))
-	for _, d := range dead {
-		f, err := w.js.PublishMsgAsync(bus.DLQMessage(w.cfg.Consumer, d.subject, d.seq, d.data, d.reason))
-		if err != nil {
-			return err
-		}
-		futures = append(futures, f)
-	}
-	if err := waitAcks(ctx, futures); err != nil {
-		return fmt.Errorf("dlq: %w", err)
-	}
-	return nil
-}
-
-func waitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {
-	timeout := time.After(10 * time.Second)
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return err
-		case <-timeout:
-			return errors.New("no ack from JetStream within 10s")
-		case <-ctx.Done():
-			return ctx.Err()
-		}
 	}
 	return nil
 }
@@ -593,70 +557,5 @@ func (w *Worker) activeLockouts(ctx context.Context) (int, error) {
 
 // WatchLag updates the pending gauge from the consumer's info until ctx ends.
 func (w *Worker) WatchLag(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if info, err := w.cons.Info(ictx); err == nil {
-			w.metrics.Pending.Set(float64(info.NumPending + uint64(info.NumAckPending)))
-		}
-		cancel()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// retrier repeats a step until it passes, keeping the batch's messages
-// from being redelivered meanwhile.
-type retrier struct {
-	log  *slog.Logger
-	msgs []jetstream.Msg
-}
-
-func newRetrier(log *slog.Logger, msgs []jetstream.Msg) *retrier { return &retrier{log, msgs} }
-
-// do reports false when ctx ended first: the batch is then abandoned
-// unacknowledged, and JetStream redelivers it.
-func (r *retrier) do(ctx context.Context, what string, f func() error) bool {
-	wait := 100 * time.Millisecond
-	keepAlive := time.Now()
-	for {
-		err := f()
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		r.log.Warn("retrying", "what", what, "err", err, "in", wait, "messages", len(r.msgs))
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 5*time.Second)
-		if time.Since(keepAlive) > 10*time.Second {
-			for _, m := range r.msgs {
-				_ = m.InProgress()
-			}
-			keepAlive = time.Now()
-		}
-	}
-}
-
-// oneLine keeps a reason fit for a header: one line, bounded.
-func oneLine(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c == '\n' || c == '\r' {
-			b[i] = ' '
-		}
-	}
-	if len(b) > 400 {
-		b = append(b[:400], "..."...)
-	}
-	return string(b)
+	bus.WatchLag(ctx, every, []jetstream.Consumer{w.cons}, []func(float64){w.metrics.Pending.Set})
 }

@@ -69,16 +69,8 @@ func NewWorker(cfg Config, js jetstream.JetStream, cons jetstream.Consumer, st I
 type unit struct {
 	batch   *store.Batch
 	msgs    []jetstream.Msg
-	dead    []deadLetter
+	dead    []bus.DeadLetter
 	started time.Time
-}
-
-type deadLetter struct {
-	subject string
-	seq     uint64
-	data    []byte
-	code    string // metric label
-	reason  string // for a person
 }
 
 func (u *unit) size() int { return len(u.msgs) }
@@ -201,30 +193,16 @@ func (w *Worker) decode(m jetstream.Msg, u *unit, dec *event.Decoder, enr *enric
 	}
 	data := m.Data()
 	if meta.NumDelivered >= poisonDeliveries {
-		u.dead = append(u.dead, deadLetter{m.Subject(), meta.Sequence.Stream, data, "redelivered",
-			fmt.Sprintf("delivered %d times without being stored", meta.NumDelivered)})
+		u.dead = append(u.dead, bus.NewDeadLetter(m, meta.Sequence.Stream, "redelivered",
+			fmt.Errorf("delivered %d times without being stored", meta.NumDelivered)))
 		return
 	}
 	ev, err := dec.Decode(m.Subject(), data)
 	if err != nil {
-		u.dead = append(u.dead, deadLetter{m.Subject(), meta.Sequence.Stream, data, event.Reason(err), oneLine(err.Error())})
+		u.dead = append(u.dead, bus.NewDeadLetter(m, meta.Sequence.Stream, event.Reason(err), err))
 		return
 	}
 	u.batch.Add(ev, enr.Enrich(ev.UserAgent, ev.IPAddress), w.now().UTC())
-}
-
-// oneLine keeps a reason fit for a header: one line, bounded.
-func oneLine(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c == '\n' || c == '\r' {
-			b[i] = ' '
-		}
-	}
-	if len(b) > 400 {
-		b = append(b[:400], "..."...)
-	}
-	return string(b)
 }
 
 // write files dead letters, inserts the batch, then acks every message of the
@@ -253,7 +231,7 @@ func (w *Worker) write(ctx context.Context, u *unit) {
 			wait = min(wait*2, 5*time.Second)
 		}
 	}
-	if len(u.dead) > 0 && !retry("dlq publish", func() error { return w.publishDead(ctx, u.dead) }) {
+	if len(u.dead) > 0 && !retry("dlq publish", func() error { return bus.PublishDead(ctx, w.js, w.cfg.Consumer, u.dead) }) {
 		return
 	}
 	if u.batch.Len() > 0 {
@@ -278,51 +256,12 @@ func (w *Worker) write(ctx context.Context, u *unit) {
 	w.metrics.Ingested.WithLabelValues(string(event.KindLogin)).Add(float64(u.batch.Logins()))
 	w.metrics.Ingested.WithLabelValues(string(event.KindToken)).Add(float64(u.batch.Tokens()))
 	for _, d := range u.dead {
-		w.metrics.Rejected.WithLabelValues(w.cfg.Consumer, d.code).Inc()
+		w.metrics.Rejected.WithLabelValues(w.cfg.Consumer, d.Code).Inc()
 	}
 	u.reset()
 }
 
-// publishDead publishes every dead letter and waits until JetStream stored
-// them all; only then may their originals be acked.
-func (w *Worker) publishDead(ctx context.Context, dead []deadLetter) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(dead))
-	for _, d := range dead {
-		f, err := w.js.PublishMsgAsync(bus.DLQMessage(w.cfg.Consumer, d.subject, d.seq, d.data, d.reason))
-		if err != nil {
-			return err
-		}
-		futures = append(futures, f)
-	}
-	timeout := time.After(10 * time.Second)
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("dlq: %w", err)
-		case <-timeout:
-			return errors.New("dlq: no ack from JetStream within 10s")
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
 // WatchLag updates the pending gauge from the consumer's info until ctx ends.
 func (w *Worker) WatchLag(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if info, err := w.cons.Info(ictx); err == nil {
-			w.metrics.Pending.Set(float64(info.NumPending + uint64(info.NumAckPending)))
-		}
-		cancel()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	bus.WatchLag(ctx, every, []jetstream.Consumer{w.cons}, []func(float64){w.metrics.Pending.Set})
 }

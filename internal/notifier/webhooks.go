@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/authwatch/authwatch/internal/bus"
 	"github.com/authwatch/authwatch/internal/notify"
 )
 
@@ -157,21 +158,5 @@ func PublishJobs(ctx context.Context, js jetstream.JetStream, jobs []notify.Job)
 		}
 		futures = append(futures, f)
 	}
-	return waitAcks(ctx, futures)
-}
-
-func waitAcks(ctx context.Context, futures []jetstream.PubAckFuture) error {
-	timeout := time.After(10 * time.Second)
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return err
-		case <-timeout:
-			return errors.New("no ack from JetStream within 10s")
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
+	return bus.WaitAcks(ctx, futures)
 }

@@ -201,10 +201,10 @@ func pull(ctx context.Context, c jetstream.Consumer, max int, log *slog.Logger) 
 }
 
 func (w *Worker) fanOutBatch(ctx context.Context, msgs []jetstream.Msg) {
-	retry := newRetrier(w.log, msgs)
+	retry := bus.Retrier{Log: w.log, Msgs: msgs}
 	// Every webhook created before these alerts were published must be
 	// known: read the bucket up to its current end first.
-	if !retry.do(ctx, "read webhooks", func() error {
+	if !retry.Do(ctx, "read webhooks", func() error {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		return w.reg.Sync(sctx)
@@ -212,7 +212,7 @@ func (w *Worker) fanOutBatch(ctx context.Context, msgs []jetstream.Msg) {
 		return
 	}
 	var jobs []notify.Job
-	var dead []deadLetter
+	var dead []bus.DeadLetter
 	for _, m := range msgs {
 		meta, err := m.Metadata()
 		if err != nil {
@@ -220,7 +220,7 @@ func (w *Worker) fanOutBatch(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		a, err := decodeAlert(m.Subject(), m.Data())
 		if err != nil {
-			dead = append(dead, deadLetter{subject: m.Subject(), seq: meta.Sequence.Stream, data: m.Data(), reason: oneLine(err.Error())})
+			dead = append(dead, bus.NewDeadLetter(m, meta.Sequence.Stream, "bad_alert", err))
 			continue
 		}
 		for _, h := range w.reg.ForAlert(a.TenantID, a.Rule, a.Severity, meta.Timestamp) {
@@ -229,8 +229,8 @@ func (w *Worker) fanOutBatch(ctx context.Context, msgs []jetstream.Msg) {
 			jobs = append(jobs, j)
 		}
 	}
-	if !retry.do(ctx, "publish delivery jobs", func() error { return PublishJobs(ctx, w.js, jobs) }) ||
-		!retry.do(ctx, "dlq publish", func() error { return w.publishDead(ctx, dead) }) {
+	if !retry.Do(ctx, "publish delivery jobs", func() error { return PublishJobs(ctx, w.js, jobs) }) ||
+		!retry.Do(ctx, "dlq publish", func() error { return bus.PublishDead(ctx, w.js, bus.ConsumerNotifier, dead) }) {
 		return
 	}
 	for _, m := range msgs {
@@ -278,8 +278,8 @@ func (w *Worker) route(ctx context.Context, m jetstream.Msg) {
 		if merr != nil {
 			return
 		}
-		d := deadLetter{subject: m.Subject(), seq: meta.Sequence.Stream, data: m.Data(), reason: oneLine(err.Error())}
-		if err := w.publishDead(ctx, []deadLetter{d}); err != nil {
+		d := bus.NewDeadLetter(m, meta.Sequence.Stream, "bad_job", err)
+		if err := bus.PublishDead(ctx, w.js, bus.ConsumerNotifier, []bus.DeadLetter{d}); err != nil {
 			_ = m.NakWithDelay(5 * time.Second)
 			return
 		}
@@ -504,9 +504,9 @@ func (w *Worker) finishGroup(ctx context.Context, group []*task) bool {
 			next = append(next, t.next)
 		}
 	}
-	retry := newRetrier(w.log, msgs)
-	if !retry.do(ctx, "write delivery log", func() error { return w.dlog.InsertDeliveries(ctx, rows) }) ||
-		!retry.do(ctx, "schedule retries", func() error { return PublishJobs(ctx, w.js, next) }) {
+	retry := bus.Retrier{Log: w.log, Msgs: msgs}
+	if !retry.Do(ctx, "write delivery log", func() error { return w.dlog.InsertDeliveries(ctx, rows) }) ||
+		!retry.Do(ctx, "schedule retries", func() error { return PublishJobs(ctx, w.js, next) }) {
 		return false
 	}
 	for _, t := range group {
@@ -525,79 +525,7 @@ func (w *Worker) finishGroup(ctx context.Context, group []*task) bool {
 	return true
 }
 
-type deadLetter struct {
-	subject, reason string
-	seq             uint64
-	data            []byte
-}
-
-func (w *Worker) publishDead(ctx context.Context, dead []deadLetter) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(dead))
-	for _, d := range dead {
-		f, err := w.js.PublishMsgAsync(bus.DLQMessage(bus.ConsumerNotifier, d.subject, d.seq, d.data, d.reason))
-		if err != nil {
-			return err
-		}
-		futures = append(futures, f)
-	}
-	return waitAcks(ctx, futures)
-}
-
 // WatchLag updates the pending gauges from the consumers' info until ctx ends.
 func (w *Worker) WatchLag(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if info, err := w.alerts.Info(ictx); err == nil {
-			w.m.Pending.Set(float64(info.NumPending + uint64(info.NumAckPending)))
-		}
-		if info, err := w.jobs.Info(ictx); err == nil {
-			w.m.JobsPending.Set(float64(info.NumPending + uint64(info.NumAckPending)))
-		}
-		cancel()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// retrier repeats a step until it passes, keeping its messages from being
-// redelivered meanwhile.
-type retrier struct {
-	log  *slog.Logger
-	msgs []jetstream.Msg
-}
-
-func newRetrier(log *slog.Logger, msgs []jetstream.Msg) *retrier { return &retrier{log, msgs} }
-
-// do reports false when ctx ended first: the messages are then left
-// unacknowledged, and JetStream redelivers them.
-func (r *retrier) do(ctx context.Context, what string, f func() error) bool {
-	wait := 100 * time.Millisecond
-	keepAlive := time.Now()
-	for {
-		err := f()
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		r.log.Warn("retrying", "what", what, "err", err, "in", wait, "messages", len(r.msgs))
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 5*time.Second)
-		if time.Since(keepAlive) > 10*time.Second {
-			for _, m := range r.msgs {
-				_ = m.InProgress()
-			}
-			keepAlive = time.Now()
-		}
-	}
+	bus.WatchLag(ctx, every, []jetstream.Consumer{w.alerts, w.jobs}, []func(float64){w.m.Pending.Set, w.m.JobsPending.Set})
 }
