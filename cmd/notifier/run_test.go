@@ -231,7 +231,7 @@ func TestDeliversSignedAlerts(t *testing.T) {
 
 	a := alert("acme", detect.NewDevice, "alice")
 	s.publish(t, a)
-	testenv.Eventually(t, 10*time.Second, "the alert POSTed", func() bool { return rc.count() == 1 })
+	testenv.Eventually(t, 30*time.Second, "the alert POSTed", func() bool { return rc.count() == 1 })
 	got := rc.requests()[0]
 	want, _ := a.Marshal()
 	if string(got.body) != string(want) {
@@ -249,7 +249,7 @@ func TestDeliversSignedAlerts(t *testing.T) {
 	if ts := strings.TrimPrefix(strings.Split(got.signature, ",")[0], "t="); ts != fmt.Sprint(got.at.Unix()) && ts != fmt.Sprint(got.at.Unix()-1) {
 		t.Errorf("t=%s is not the time of the attempt (%d)", ts, got.at.Unix())
 	}
-	testenv.Eventually(t, 10*time.Second, "the attempt logged", func() bool { return len(s.deliveries(t, hook.ID)) == 1 })
+	testenv.Eventually(t, 30*time.Second, "the attempt logged", func() bool { return len(s.deliveries(t, hook.ID)) == 1 })
 	row := s.deliveries(t, hook.ID)[0]
 	if row.Attempt != 1 || row.StatusCode != 204 || row.Error != "" || row.Outcome != "delivered" || row.AlertID != a.ID ||
 		row.DeliveryID != got.delivery || !row.NextAttemptAt.IsZero() {
@@ -262,7 +262,7 @@ func TestDeliversSignedAlerts(t *testing.T) {
 	hook2 := s.addWebhook(t, "acme", rc2.srv.URL, notify.FormatJSON, detect.Low)
 	b := alert("acme", detect.IPLockout, "")
 	s.publish(t, b)
-	testenv.Eventually(t, 10*time.Second, "the second alert POSTed to both", func() bool { return rc.count() == 2 && rc2.count() == 1 })
+	testenv.Eventually(t, 30*time.Second, "the second alert POSTed to both", func() bool { return rc.count() == 2 && rc2.count() == 1 })
 	if d := rc2.requests()[0].delivery; d != notify.DeliveryID(hook2.ID, b.ID) {
 		t.Errorf("the new webhook got delivery %s, want the second alert's", d)
 	}
@@ -272,7 +272,7 @@ func TestDeliversSignedAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 10*time.Second, "the sample POSTed", func() bool { return rc2.count() == 2 })
+	testenv.Eventually(t, 30*time.Second, "the sample POSTed", func() bool { return rc2.count() == 2 })
 	sample := rc2.requests()[1]
 	var sa detect.Alert
 	if err := json.Unmarshal(sample.body, &sa); err != nil || sa.ID != job.AlertID || sample.delivery != job.DeliveryID {
@@ -281,7 +281,7 @@ func TestDeliversSignedAlerts(t *testing.T) {
 	if err := notify.Verify(hook2.Secret, sample.signature, sample.body, time.Now(), 5*time.Minute); err != nil {
 		t.Errorf("sample signature: %v", err)
 	}
-	testenv.Eventually(t, 10*time.Second, "all done", func() bool { return s.idle(t) })
+	testenv.Eventually(t, 30*time.Second, "all done", func() bool { return s.idle(t) })
 	if rc.count() != 2 {
 		t.Errorf("the first webhook got %d requests, want 2 (no sample)", rc.count())
 	}
@@ -315,7 +315,7 @@ func TestRuleSeverityAndTenantFilters(t *testing.T) {
 		countryMedium: {detect.NewCountry},
 		globex:        nil,
 	}
-	testenv.Eventually(t, 10*time.Second, "every delivery done", func() bool { return all.count() == 5 && s.idle(t) })
+	testenv.Eventually(t, 30*time.Second, "every delivery done", func() bool { return all.count() == 5 && s.idle(t) })
 	for rc, rules := range want {
 		var got []detect.Rule
 		for _, r := range rc.requests() {
@@ -356,7 +356,7 @@ func TestSlackFormat(t *testing.T) {
 	a := alert("acme", detect.ImpossibleTravel, "carol")
 	a.Reasons = []string{"17021 km from London, GB to Sydney, AU in 10m0s (102126 km/h; the limit is 900 km/h)"}
 	s.publish(t, a)
-	testenv.Eventually(t, 10*time.Second, "the Slack message POSTed", func() bool { return rc.count() == 1 })
+	testenv.Eventually(t, 30*time.Second, "the Slack message POSTed", func() bool { return rc.count() == 1 })
 	got := rc.requests()[0]
 	var msg map[string]string
 	if err := json.Unmarshal(got.body, &msg); err != nil || len(msg) != 1 {
@@ -386,7 +386,7 @@ func TestRetriesUntilDelivered(t *testing.T) {
 	s.run(t)
 	a := alert("acme", detect.PasswordSpray, "")
 	s.publish(t, a)
-	testenv.Eventually(t, 20*time.Second, "three attempts and nothing left to do", func() bool { return rc.count() == 3 && s.idle(t) })
+	testenv.Eventually(t, 30*time.Second, "three attempts and nothing left to do", func() bool { return rc.count() == 3 && s.idle(t) })
 	reqs := rc.requests()
 	for i, r := range reqs {
 		if r.delivery != notify.DeliveryID(hook.ID, a.ID) {
@@ -484,7 +484,7 @@ func TestPrivateAddressRefusedAtDelivery(t *testing.T) {
 	byIP := s.addWebhook(t, "acme", rc.srv.URL, notify.FormatJSON, detect.Low)
 	s.run(t)
 	s.publish(t, alert("acme", detect.IPLockout, ""))
-	testenv.Eventually(t, 20*time.Second, "both deliveries over", func() bool { return s.idle(t) })
+	testenv.Eventually(t, 30*time.Second, "both deliveries over", func() bool { return s.idle(t) })
 	if n := rc.count(); n != 0 {
 		t.Errorf("the private receiver got %d requests", n)
 	}
@@ -516,12 +516,12 @@ func TestDeletedWebhookStopsRetries(t *testing.T) {
 	hook := s.addWebhook(t, "acme", rc.srv.URL, notify.FormatJSON, detect.Low)
 	s.run(t)
 	s.publish(t, alert("acme", detect.NewDevice, "dave"))
-	testenv.Eventually(t, 10*time.Second, "two attempts", func() bool { return rc.count() >= 2 })
+	testenv.Eventually(t, 30*time.Second, "two attempts", func() bool { return rc.count() >= 2 })
 	if err := s.hooks.Delete(context.Background(), "acme", hook.ID); err != nil {
 		t.Fatal(err)
 	}
 	n := rc.count()
-	testenv.Eventually(t, 10*time.Second, "its retry dropped", func() bool { return s.idle(t) })
+	testenv.Eventually(t, 30*time.Second, "its retry dropped", func() bool { return s.idle(t) })
 	if got := rc.count(); got > n+1 { // one attempt may have been under way
 		t.Errorf("%d attempts after the delete", got-n)
 	}
@@ -554,7 +554,7 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 		t.Error("jobs left unacknowledged after a graceful stop")
 	}
 	s.run(t)
-	testenv.Eventually(t, 10*time.Second, "the restarted notifier idle", func() bool { return s.idle(t) })
+	testenv.Eventually(t, 30*time.Second, "the restarted notifier idle", func() bool { return s.idle(t) })
 	if n := rc.count(); n != 1 {
 		t.Errorf("%d requests, want 1", n)
 	}
