@@ -3,11 +3,12 @@ package main
 import (
 	"strings"
 
-	"github.com/authwatch/authwatch/internal/detect"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/authwatch/authwatch/internal/detect"
 )
 
 // Benign traffic from cmd/loadgen (no attack mix: users on their own

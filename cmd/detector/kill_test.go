@@ -32,7 +32,7 @@ func TestSIGKILLLosesNoAlertAndRepeatsNone(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	start := func(waitReady bool) *exec.Cmd {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), "DETECTOR_ADDR="+addr)
@@ -44,7 +44,7 @@ func TestSIGKILLLosesNoAlertAndRepeatsNone(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		if waitReady {
-			testenv.Eventually(t, 30*time.Second, "detector process ready", func() bool { return ready(addr) })
+			testenv.Eventually(t, 30*time.Second, "detector process ready", func() bool { return testenv.Ready(addr) })
 		}
 		return cmd
 	}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -91,7 +89,7 @@ func startStack(t *testing.T, extraEnv map[string]string) *stack {
 // DETECTOR_ADDR; stop ends it and waits.
 func (s *stack) run(t *testing.T) (stop func()) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	getenv := func(k string) string {
 		if k == "DETECTOR_ADDR" {
 			return addr
@@ -101,7 +99,7 @@ func (s *stack) run(t *testing.T) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, nil, getenv, io.Discard, io.Discard) }()
-	testenv.Eventually(t, 30*time.Second, "detector /readyz", func() bool { return ready(addr) })
+	testenv.Eventually(t, 30*time.Second, "detector /readyz", func() bool { return testenv.Ready(addr) })
 	stopped := false
 	stop = func() {
 		if stopped {
@@ -136,25 +134,6 @@ func (s *stack) runIngest(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-}
-
-func ready(addr string) bool {
-	resp, err := http.Get("http://" + addr + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 var idSeq int

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -43,7 +42,7 @@ func startStack(t *testing.T, extraEnv map[string]string) *stack {
 	if err := geotest.Write(geo, geotest.Demo); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	env := map[string]string{
 		"NATS_URL":              n.URL(),
 		"CLICKHOUSE_ADDR":       strings.Join(cfg.Addrs, ","),
@@ -91,14 +90,7 @@ func (s *stack) run(t *testing.T) (stop func()) {
 	return stop
 }
 
-func (s *stack) ready() bool {
-	resp, err := http.Get("http://" + s.addr + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
+func (s *stack) ready() bool { return testenv.Ready(s.addr) }
 
 func (s *stack) publish(t *testing.T, subject string, payload []byte) {
 	t.Helper()
@@ -125,16 +117,6 @@ func (s *stack) counts(t *testing.T, tenant string) store.EventCounts {
 		t.Fatal(err)
 	}
 	return c
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func loginEvent(tenant, id, user string, status event.Status, ip string, at time.Time) *event.Event {

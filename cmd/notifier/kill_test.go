@@ -29,7 +29,7 @@ func TestSIGKILLLosesNoAlert(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	start := func(waitReady bool) *exec.Cmd {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), "NOTIFIER_ADDR="+addr)
@@ -41,7 +41,7 @@ func TestSIGKILLLosesNoAlert(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		if waitReady {
-			testenv.Eventually(t, 30*time.Second, "notifier process ready", func() bool { return ready(addr) })
+			testenv.Eventually(t, 30*time.Second, "notifier process ready", func() bool { return testenv.Ready(addr) })
 		}
 		return cmd
 	}

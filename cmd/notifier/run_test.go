@@ -76,7 +76,7 @@ func startStack(t *testing.T, extraEnv map[string]string) *stack {
 // run starts a notifier through run(), as main does; stop ends it and waits.
 func (s *stack) run(t *testing.T) (stop func()) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	getenv := func(k string) string {
 		if k == "NOTIFIER_ADDR" {
 			return addr
@@ -86,7 +86,7 @@ func (s *stack) run(t *testing.T) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, nil, getenv, testWriter{t}) }()
-	testenv.Eventually(t, 30*time.Second, "notifier /readyz", func() bool { return ready(addr) })
+	testenv.Eventually(t, 30*time.Second, "notifier /readyz", func() bool { return testenv.Ready(addr) })
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -576,25 +576,6 @@ func TestConfigFromEnv(t *testing.T) {
 			t.Errorf("%v accepted", bad)
 		}
 	}
-}
-
-func ready(addr string) bool {
-	resp, err := http.Get("http://" + addr + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // testWriter sends the service's log to the test log, shown when a test fails.

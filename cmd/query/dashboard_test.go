@@ -46,7 +46,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		"NATS_URL":             n.URL(),
 		"CLICKHOUSE_ADDR":      strings.Join(cfg.Addrs, ","),
 		"CLICKHOUSE_DATABASE":  cfg.Database,
-		"QUERY_ADDR":           freeAddr(t),
+		"QUERY_ADDR":           testenv.FreeAddr(t),
 		"AUTHWATCH_JWT_SECRET": secret,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -200,8 +200,8 @@ func TestDashboardIsServedBeforeTheAPI(t *testing.T) {
 	n := testenv.StartNATS(t)
 	env := map[string]string{
 		"NATS_URL":             n.URL(),
-		"CLICKHOUSE_ADDR":      freeAddr(t), // nothing listens there
-		"QUERY_ADDR":           freeAddr(t),
+		"CLICKHOUSE_ADDR":      testenv.FreeAddr(t), // nothing listens there
+		"QUERY_ADDR":           testenv.FreeAddr(t),
 		"AUTHWATCH_JWT_SECRET": secret,
 	}
 	ctx, cancel := context.WithCancel(context.Background())

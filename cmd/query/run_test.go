@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,8 +57,8 @@ func TestEndToEnd(t *testing.T) {
 		"NATS_URL":             n.URL(),
 		"CLICKHOUSE_ADDR":      strings.Join(cfg.Addrs, ","),
 		"CLICKHOUSE_DATABASE":  cfg.Database,
-		"INGEST_ADDR":          freeAddr(t),
-		"QUERY_ADDR":           freeAddr(t),
+		"INGEST_ADDR":          testenv.FreeAddr(t),
+		"QUERY_ADDR":           testenv.FreeAddr(t),
 		"AUTHWATCH_JWT_SECRET": secret,
 	}
 	getenv := func(k string) string { return env[k] }
@@ -162,7 +161,7 @@ func TestServesWhileNATSIsDown(t *testing.T) {
 		"NATS_URL":             n.URL(),
 		"CLICKHOUSE_ADDR":      strings.Join(cfg.Addrs, ","),
 		"CLICKHOUSE_DATABASE":  cfg.Database,
-		"QUERY_ADDR":           freeAddr(t),
+		"QUERY_ADDR":           testenv.FreeAddr(t),
 		"AUTHWATCH_JWT_SECRET": secret,
 	}
 	getenv := func(k string) string { return env[k] }
@@ -230,14 +229,4 @@ func getBody(url, bearer string) []byte {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return b
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
