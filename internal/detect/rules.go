@@ -274,6 +274,9 @@ func lockWindow(failures []Failure, at, window int64, need int) (first, last int
 // first window shorter than window, holding at, with at least need of
 // them; or those up to at when there is none.
 func sprayWindow(accounts []Seen, at, window int64, need int) []string {
+	if len(accounts) < need { // no window can hold enough: skip the sort
+		return accountsUpTo(accounts, at)
+	}
 	sorted := slices.Clone(accounts)
 	slices.SortFunc(sorted, func(a, b Seen) int { return cmp.Compare(a.Last, b.Last) })
 	for i := range sorted {
@@ -288,8 +291,13 @@ func sprayWindow(accounts []Seen, at, window int64, need int) []string {
 			return names
 		}
 	}
+	return accountsUpTo(sorted, at)
+}
+
+// accountsUpTo names the accounts whose latest failure is not after at.
+func accountsUpTo(accounts []Seen, at int64) []string {
 	var names []string
-	for _, a := range sorted {
+	for _, a := range accounts {
 		if a.Last <= at {
 			names = append(names, a.Key)
 		}

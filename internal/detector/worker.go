@@ -77,6 +77,9 @@ type item struct {
 	login *detect.Login
 	token *detect.TokenUse
 	dead  *bus.DeadLetter
+
+	// The states it reads and writes ("" for none), set once by decode.
+	userKey, ipKey, tokenKey string
 }
 
 // keys are the states an item reads and writes.
@@ -192,10 +195,9 @@ func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, finish chan<
 		}
 	}
 	for i := range items {
-		u, ip, t := items[i].keys()
-		addKey(u)
-		addKey(ip)
-		addKey(t)
+		addKey(items[i].userKey)
+		addKey(items[i].ipKey)
+		addKey(items[i].tokenKey)
 	}
 	var unlocked []string
 	for len(w.unlocks) > 0 {
@@ -375,32 +377,35 @@ func (w *Worker) apply(items []item, only map[string]bool) []keyResult {
 		}
 		return w.states.open(k)
 	}
-	emit := func(key string, vs []detect.Verdict, tenant, user, id, ip, country string, at time.Time) *keyResult {
-		r := keyResult{key: key}
+	// Most events fire nothing: only verdicts and lockouts make a result.
+	emit := func(key string, vs []detect.Verdict, lock *lockout, tenant, user, id, ip, country string, at time.Time) {
+		if len(vs) == 0 && lock == nil {
+			return
+		}
+		r := keyResult{key: key, lock: lock}
 		for _, v := range vs {
 			r.alerts = append(r.alerts, detect.NewAlert(tenant, user, id, ip, country, at, now, v))
 		}
 		out = append(out, r)
-		return &out[len(out)-1]
 	}
 	for _, it := range items {
-		uk, ik, tk := it.keys()
 		if l := it.login; l != nil {
-			if e := use(uk); e != nil {
-				emit(uk, rules.User(e.user, *l), l.TenantID, l.UserID, l.ID, l.IP, l.Country, l.At)
+			if e := use(it.userKey); e != nil {
+				emit(it.userKey, rules.User(e.user, *l), nil, l.TenantID, l.UserID, l.ID, l.IP, l.Country, l.At)
 			}
-			if e := use(ik); e != nil {
+			if e := use(it.ipKey); e != nil {
 				verdicts, lock := rules.IP(e.ip, *l)
-				r := emit(ik, verdicts, l.TenantID, l.UserID, l.ID, l.IP, l.Country, l.At)
+				var lo *lockout
 				if lock != nil && lock.Until.After(now) {
-					r.lock = &lockout{bus.LockoutKey(l.TenantID, l.IP),
+					lo = &lockout{bus.LockoutKey(l.TenantID, l.IP),
 						bus.Lockout{TenantID: l.TenantID, IPAddress: l.IP, FailedAttempts: lock.Attempts, LockedUntil: lock.Until}}
 				}
+				emit(it.ipKey, verdicts, lo, l.TenantID, l.UserID, l.ID, l.IP, l.Country, l.At)
 			}
 		}
 		if t := it.token; t != nil {
-			if e := use(tk); e != nil {
-				emit(tk, rules.Token(e.token, *t), t.TenantID, t.UserID, t.ID, t.IP, t.Country, t.At)
+			if e := use(it.tokenKey); e != nil {
+				emit(it.tokenKey, rules.Token(e.token, *t), nil, t.TenantID, t.UserID, t.ID, t.IP, t.Country, t.At)
 			}
 		}
 	}
@@ -435,6 +440,7 @@ func (w *Worker) decode(msgs []jetstream.Msg) []item {
 			it.token = &detect.TokenUse{TenantID: ev.TenantID, TokenID: ev.TokenID, ID: ev.ID, UserID: ev.UserID, IP: ev.IPAddress,
 				Action: ev.Action, At: ev.OccurredAt, Country: r.Country}
 		}
+		it.userKey, it.ipKey, it.tokenKey = it.keys()
 	}
 	return items
 }
