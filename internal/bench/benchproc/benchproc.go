@@ -3,6 +3,7 @@
 package benchproc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/authwatch/authwatch/internal/bus"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // StartNATS runs bin (make nats builds it) with JetStream on dir and
@@ -99,4 +102,63 @@ func ProcRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// Env is what every benchmark program starts with: a temp dir, its own
+// nats-server on it, a connection and the streams declared.
+type Env struct {
+	Dir     string
+	NATSURL string
+	NC      *nats.Conn
+	JS      jetstream.JetStream
+	stop    func()
+}
+
+// Start makes an Env for the benchmark called name, with nats-server from bin.
+func Start(ctx context.Context, bin, name string) (*Env, error) {
+	dir, err := os.MkdirTemp("", "authwatch-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Dir: dir}
+	if e.NATSURL, e.stop, err = StartNATS(filepath.Join(bin, "nats-server"), dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if e.NC, err = nats.Connect(e.NATSURL); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.JS, _ = jetstream.New(e.NC, jetstream.WithPublishAsyncMaxPending(4096))
+	if err := bus.EnsureStreams(ctx, e.JS, bus.DefaultTopology()); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close stops the server and removes the dir.
+func (e *Env) Close() {
+	if e.NC != nil {
+		e.NC.Close()
+	}
+	if e.stop != nil {
+		e.stop()
+	}
+	os.RemoveAll(e.Dir)
+}
+
+// WaitFirstDelivery waits until cons has handed out its first message: the
+// moment a drain starts. Waiting for /readyz instead would start the clock
+// late (readiness is polled every 2 s; a small backlog is gone by then).
+func WaitFirstDelivery(ctx context.Context, cons jetstream.Consumer) error {
+	for {
+		if info, err := cons.Info(ctx); err == nil && info.Delivered.Consumer > 0 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -63,25 +63,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "authwatch-detector-bench-")
+	env, err := benchproc.Start(ctx, o.bin, "detector-bench")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	natsURL, stopNATS, err := benchproc.StartNATS(filepath.Join(o.bin, "nats-server"), tmp)
-	if err != nil {
-		return err
-	}
-	defer stopNATS()
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err := bus.EnsureStreams(ctx, js, bus.DefaultTopology()); err != nil {
-		return err
-	}
+	defer env.Close()
+	tmp, natsURL, nc, js := env.Dir, env.NATSURL, env.NC, env.JS
 
 	now := time.Now().UTC()
 	n := o.users * o.perUser * 6 / 5
@@ -99,6 +86,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	port, _ := benchproc.FreePort()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	db := "authwatch_bench_detector"
+	// Declared before the detector starts, so the drain can be timed from its first delivery.
+	cons, err := bus.EnsureConsumer(ctx, js, bus.ConsumerDetector, bus.EventsStream)
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command(filepath.Join(o.bin, "detector"))
 	cmd.Env = append(os.Environ(), "NATS_URL="+natsURL, "CLICKHOUSE_ADDR="+o.chAddr, "CLICKHOUSE_DATABASE="+db,
 		"DETECTOR_ADDR="+addr, "GEOIP_CITY_DB="+geo, "DETECTOR_CACHE_STATES="+strconv.Itoa(2*o.users+10_000))
@@ -115,19 +107,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			st.Close()
 		}
 	}()
-	for !benchproc.Ready(addr) {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := benchproc.WaitFirstDelivery(ctx, cons); err != nil {
+		return err
 	}
 	rssIdle := benchproc.ProcRSS(cmd.Process.Pid)
 	start := time.Now()
 	cpu0 := benchproc.ProcCPU(cmd.Process.Pid)
-	cons, err := js.Consumer(ctx, bus.EventsStream, bus.ConsumerDetector)
-	if err != nil {
-		return err
-	}
 	var peak int64
 	for {
 		peak = max(peak, benchproc.ProcRSS(cmd.Process.Pid))

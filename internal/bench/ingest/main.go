@@ -24,7 +24,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/authwatch/authwatch/event"
@@ -62,26 +61,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "authwatch-bench-")
+	env, err := benchproc.Start(ctx, o.bin, "bench")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-
-	natsURL, stopNATS, err := benchproc.StartNATS(filepath.Join(o.bin, "nats-server"), tmp)
-	if err != nil {
-		return err
-	}
-	defer stopNATS()
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err := bus.EnsureStreams(ctx, js, bus.DefaultTopology()); err != nil {
-		return err
-	}
+	defer env.Close()
+	tmp, natsURL, js := env.Dir, env.NATSURL, env.JS
 
 	fmt.Fprintf(out, "pre-publishing %d events...\n", o.n)
 	t0 := time.Now()
@@ -266,6 +251,11 @@ func ingestRun(ctx context.Context, js jetstream.JetStream, natsURL, tmp string,
 	port, _ := benchproc.FreePort()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	db := "authwatch_bench"
+	// Declared before ingest starts, so the drain can be timed from its first delivery.
+	cons, err := bus.EnsureConsumer(ctx, js, bus.ConsumerIngest, bus.EventsStream)
+	if err != nil {
+		return res, err
+	}
 	cmd := exec.Command(filepath.Join(o.bin, "ingest"))
 	cmd.Env = append(os.Environ(), "NATS_URL="+natsURL, "CLICKHOUSE_ADDR="+o.chAddr, "CLICKHOUSE_DATABASE="+db,
 		"INGEST_ADDR="+addr, "GEOIP_CITY_DB="+geo)
@@ -282,18 +272,11 @@ func ingestRun(ctx context.Context, js jetstream.JetStream, natsURL, tmp string,
 			st.Close()
 		}
 	}()
-	for !benchproc.Ready(addr) {
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := benchproc.WaitFirstDelivery(ctx, cons); err != nil {
+		return res, err
 	}
 	start := time.Now()
 	cpu0 := benchproc.ProcCPU(cmd.Process.Pid)
-	cons, err := js.Consumer(ctx, bus.EventsStream, bus.ConsumerIngest)
-	if err != nil {
-		return res, err
-	}
 	for {
 		res.peakRSS = max(res.peakRSS, benchproc.ProcRSS(cmd.Process.Pid))
 		info, err := cons.Info(ctx)

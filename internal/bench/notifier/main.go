@@ -25,7 +25,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/authwatch/authwatch/internal/bench/benchproc"
@@ -62,26 +61,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "authwatch-notifier-bench-")
+	env, err := benchproc.Start(ctx, o.bin, "notifier-bench")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	natsURL, stopNATS, err := benchproc.StartNATS(filepath.Join(o.bin, "nats-server"), tmp)
-	if err != nil {
-		return err
-	}
-	defer stopNATS()
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	defer env.Close()
+	tmp, natsURL, js := env.Dir, env.NATSURL, env.JS
 	topo := bus.DefaultTopology()
-	if err := bus.EnsureStreams(ctx, js, topo); err != nil {
-		return err
-	}
 	if err := bus.EnsureWebhooks(ctx, js, topo); err != nil {
 		return err
 	}
