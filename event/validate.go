@@ -195,6 +195,12 @@ func checkID(field, s string) error {
 	return nil
 }
 
+// ValidID says whether s is a valid id or tenant_id: 1–64 of A-Z a-z 0-9
+// _ -. Such a string is safe as a NATS subject token, a KV key and a log
+// field, which is why the API (tenant ids of tokens), webhook ids and the
+// gateway SDK check with it too.
+func ValidID(s string) bool { return checkID("id", s) == nil }
+
 var idChar = func() (t [256]bool) {
 	for c := range t {
 		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-'

@@ -212,3 +212,14 @@ func checkMessage(t *testing.T, err error) {
 		t.Errorf("message is not one short line of text: %d bytes %q", len(msg), msg)
 	}
 }
+
+func TestValidID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"acme": true, "Tenant_1-x": true, strings.Repeat("a", 64): true,
+		"": false, strings.Repeat("a", 65): false, "a.b": false, "*": false, "a>": false, "é": false, "a b": false,
+	} {
+		if got := ValidID(s); got != want {
+			t.Errorf("ValidID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

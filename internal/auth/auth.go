@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/authwatch/authwatch/event"
+
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -89,6 +91,11 @@ func (v *Verifier) Verify(raw string) (Principal, error) {
 	}
 	if c.Subject == "" || c.TenantID == "" {
 		return Principal{}, fmt.Errorf("%w: token lacks sub or tenant_id", ErrUnauthenticated)
+	}
+	// The tenant becomes a NATS subject token and a KV key prefix: a "*" or
+	// "a.>" would reach other tenants, so it must be an id of SPEC §2.
+	if !event.ValidID(c.TenantID) {
+		return Principal{}, fmt.Errorf("%w: tenant_id is not 1-64 of A-Z a-z 0-9 _ -", ErrUnauthenticated)
 	}
 	return Principal{UserID: c.Subject, TenantID: c.TenantID, Permissions: c.Permissions}, nil
 }

@@ -70,6 +70,8 @@ func TestVerifyHS256(t *testing.T) {
 		{"missing sub", sign(t, jwt.SigningMethodHS256, secret, with("sub", nil)), false},
 		{"missing tenant_id", sign(t, jwt.SigningMethodHS256, secret, with("tenant_id", nil)), false},
 		{"empty tenant_id", sign(t, jwt.SigningMethodHS256, secret, with("tenant_id", "")), false},
+		{"tenant_id a NATS wildcard", sign(t, jwt.SigningMethodHS256, secret, with("tenant_id", "acme.>")), false},
+		{"tenant_id with a space", sign(t, jwt.SigningMethodHS256, secret, with("tenant_id", "ac me")), false},
 		{"garbage", "not.a.jwt", false},
 		{"empty", "", false},
 	}

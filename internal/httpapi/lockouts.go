@@ -61,10 +61,7 @@ func (lockoutList) zeroItem() any { return LockoutItem{} }
 // GET /api/v1/lockouts/:ip — whether an IP is locked out of the caller's
 // tenant; any authenticated caller (a gateway asks before a login).
 func (s *Server) lockoutStatus(c echo.Context) error {
-	tenant, err := natsTenant(c)
-	if err != nil {
-		return err
-	}
+	tenant := principal(c).TenantID
 	ip, err := pathIP(c)
 	if err != nil {
 		return err
@@ -94,10 +91,7 @@ func (s *Server) lockoutStatus(c echo.Context) error {
 // GET /api/v1/lockouts — every active lockout of the tenant, the latest
 // ending first (admin).
 func (s *Server) listLockouts(c echo.Context) error {
-	tenant, err := natsTenant(c)
-	if err != nil {
-		return err
-	}
+	tenant := principal(c).TenantID
 	kv, err := s.lockoutBucket()
 	if err != nil {
 		return err
@@ -117,10 +111,7 @@ func (s *Server) listLockouts(c echo.Context) error {
 // it (admin). An IP that is not locked answers 204 too: the caller wants it
 // unlocked, and it is; the request is recorded all the same.
 func (s *Server) deleteLockout(c echo.Context) error {
-	tenant, err := natsTenant(c)
-	if err != nil {
-		return err
-	}
+	tenant := principal(c).TenantID
 	ip, err := pathIP(c)
 	if err != nil {
 		return err

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/authwatch/authwatch/event"
 )
 
 // natsConn returns the NATS connection, or ErrNATSUnavailable (503) while
@@ -44,23 +41,4 @@ func (s *Server) natsError(err error) error {
 		return fmt.Errorf("%w: %v", ErrNATSUnavailable, err)
 	}
 	return err
-}
-
-// natsTenant is the caller's tenant, checked to be what SPEC §2 allows a
-// tenant id to be (1–64 of A-Z a-z 0-9 _ -) before it goes into a NATS
-// subject or KV key: a token claiming "*" or "a.>" must not reach other
-// tenants' alerts or lockouts. No such tenant has data; its token is a bad
-// token (401) for these routes.
-func natsTenant(c echo.Context) (string, error) {
-	t := principal(c).TenantID
-	if t == "" || len(t) > event.MaxIDLen {
-		return "", ErrUnauthenticated
-	}
-	for i := 0; i < len(t); i++ {
-		ch := t[i]
-		if !('a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '_' || ch == '-') {
-			return "", ErrUnauthenticated
-		}
-	}
-	return t, nil
 }

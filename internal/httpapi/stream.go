@@ -24,10 +24,7 @@ const streamBuffer = 256
 // what is raised from the moment it opens (no replay of older alerts: the
 // list route has those).
 func (s *Server) alertStream(c echo.Context) error {
-	tenant, err := natsTenant(c)
-	if err != nil {
-		return err
-	}
+	tenant := principal(c).TenantID
 	nc, err := s.natsConn()
 	if err != nil {
 		return err

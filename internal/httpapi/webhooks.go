@@ -90,10 +90,7 @@ func (s *Server) webhookStore() (*notifier.Webhooks, error) {
 // POST /api/v1/webhooks — registers a webhook for the tenant's alerts
 // published from now on (admin).
 func (s *Server) createWebhook(c echo.Context) error {
-	tenant, err := natsTenant(c)
-	if err != nil {
-		return err
-	}
+	tenant := principal(c).TenantID
 	in, problems := decodeWebhookInput(c.Request().Body)
 	if len(problems["body"]) > 0 {
 		return problems.Err()
@@ -174,10 +171,7 @@ func decodeWebhookInput(body io.Reader) (notify.Input, Problems) {
 
 // GET /api/v1/webhooks — the tenant's webhooks, newest first (admin).
 func (s *Server) listWebhooks(c echo.Context) error {
-	tenant, err := natsTenant(c)
-	if err != nil {
-		return err
-	}
+	tenant := principal(c).TenantID
 	hooks, err := s.webhookStore()
 	if err != nil {
 		return err
@@ -196,10 +190,7 @@ func (s *Server) listWebhooks(c echo.Context) error {
 // tenantWebhook reads the :id webhook of the caller's tenant; another
 // tenant's, or none, is a 404.
 func (s *Server) tenantWebhook(c echo.Context) (*notifier.Webhooks, notify.Webhook, error) {
-	tenant, err := natsTenant(c)
-	if err != nil {
-		return nil, notify.Webhook{}, err
-	}
+	tenant := principal(c).TenantID
 	hooks, err := s.webhookStore()
 	if err != nil {
 		return nil, notify.Webhook{}, err

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/authwatch/authwatch/event"
 	"github.com/authwatch/authwatch/internal/detect"
 )
 
@@ -72,18 +73,7 @@ func NewWebhookID() string {
 
 // ValidID says whether s can be a webhook id: 1–64 of A-Z a-z 0-9 _ -,
 // so it never puts a wildcard or separator into a KV key or subject.
-func ValidID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func ValidID(s string) bool { return event.ValidID(s) }
 
 // DeliveryID is the Authwatch-Delivery of an alert sent to a webhook: the
 // same on every attempt and on every notifier, so receivers can dedup.
