@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 export GOFLAGS ?= -mod=mod
 # Packages whose tests exercise goroutines: these run under the race detector.
-RACE_PKGS := ./client/... ./cmd/detector/... ./cmd/ingest/... ./cmd/loadgen/... ./cmd/notifier/... ./cmd/query/... ./internal/detector/... ./internal/httpapi/... ./internal/notifier/... ./internal/store/...
+RACE_PKGS := ./client/... ./cmd/detector/... ./cmd/ingest/... ./cmd/loadgen/... ./cmd/notifier/... ./cmd/query/... ./examples/... ./internal/detector/... ./internal/httpapi/... ./internal/notifier/... ./internal/store/...
 
 .PHONY: build run test test-unit clickhouse nats chcheck bench fuzz chaos vet fmt clean
 
@@ -48,6 +48,7 @@ bench: build clickhouse nats
 	$(GO) run ./internal/bench/ingest
 	$(GO) run ./internal/bench/detector
 	$(GO) run ./internal/bench/notifier
+	$(GO) test -run '^$$' -bench LoginOverhead -benchtime 50000x ./examples/gateway/
 
 # Regenerates docs/dashboard.png from the dashboard's browser test.
 .PHONY: screenshot

@@ -1,6 +1,3 @@
-// Package client is what an auth gateway links to report its events to
-// authwatch: a Publisher that sends login and token events to the
-// AUTH_EVENTS JetStream stream without ever slowing a login down.
 package client
 
 import (
@@ -60,6 +57,7 @@ type Publisher struct {
 
 	capacity    int64
 	maxInFlight int64
+	linger      time.Duration
 
 	queue   chan event.Event
 	wake    chan struct{} // capacity 1: something changed that the worker may act on
@@ -124,6 +122,7 @@ func NewPublisher(nc *nats.Conn, opts ...Option) (*Publisher, error) {
 		onDrop:      cfg.onDrop,
 		capacity:    int64(cfg.bufferSize),
 		maxInFlight: int64(cfg.maxInFlight),
+		linger:      cfg.linger,
 		queue:       make(chan event.Event, cfg.bufferSize),
 		wake:        make(chan struct{}, 1),
 		abandon:     make(chan struct{}),
@@ -251,12 +250,19 @@ func (p *Publisher) signal() {
 // events), then queued events, while fewer than maxInFlight are unacknowledged
 // and the connection is up. While NATS is away it sends nothing, so events
 // wait in the bounded buffer rather than in nats.go's reconnect buffer.
-func (p *Publisher) run(connected chan nats.Status) {
+//
+// With a linger, the worker takes queued events without waiting, and when
+// there are none it parks without listening on the queue, looking again
+// after the linger: so Publish never wakes it. Waking a parked goroutine
+// makes the caller wake an idle thread, which on a virtual or busy
+// machine costs a login tens of microseconds at the 99th percentile.
+// Under load the worker does not park at all.
+func (p *Publisher) run(reconnected chan nats.Status) {
 	defer close(p.done)
 	// Release the ack subscription and nats.go's reconnect watcher; the
 	// connection may live on without us.
 	defer p.js.CleanupPublisher()
-	defer p.nc.RemoveStatusListener(connected)
+	defer p.nc.RemoveStatusListener(reconnected)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 
@@ -264,9 +270,12 @@ func (p *Publisher) run(connected chan nats.Status) {
 		if p.closed.Load() && p.held.Load() == 0 {
 			return
 		}
-		canSend := p.inFlight.Load() < p.maxInFlight && p.nc.IsConnected()
+		up := p.nc.IsConnected()
+		canSend := p.inFlight.Load() < p.maxInFlight && up
 		wait := time.Duration(-1) // no deadline: wait for a wake-up
-		if canSend {
+		queue := p.queue
+		switch {
+		case canSend:
 			o, next := p.dueRetry(time.Now())
 			if o != nil {
 				p.send(o)
@@ -275,14 +284,25 @@ func (p *Publisher) run(connected chan nats.Status) {
 			if next > 0 {
 				wait = next
 			}
-		} else if !p.nc.IsConnected() {
+			if p.linger > 0 {
+				select {
+				case ev := <-p.queue:
+					p.take(&ev)
+					continue
+				default:
+				}
+				queue = nil
+				if wait < 0 || p.linger < wait {
+					wait = p.linger
+				}
+			}
+		case !up:
+			queue = nil
 			wait = disconnectedPoll
-		}
-
-		queue := p.queue
-		if !canSend {
+		default: // as many in flight as allowed: an ack wakes us
 			queue = nil
 		}
+
 		var timeout <-chan time.Time
 		if wait >= 0 {
 			// Since Go 1.23 Reset discards a value the timer left unread.
@@ -291,23 +311,29 @@ func (p *Publisher) run(connected chan nats.Status) {
 		}
 		select {
 		case ev := <-queue:
-			o, err := prepare(&ev)
-			switch {
-			case err != nil:
-				p.giveUp(ev.ID, err)
-			case !p.nc.IsConnected():
-				// The connection dropped while this select waited: keep
-				// the event for when it is back.
-				p.later(o, time.Now())
-			default:
-				p.send(o)
-			}
+			p.take(&ev)
 		case <-p.wake:
-		case <-connected:
+		case <-reconnected:
 		case <-timeout:
 		case <-p.abandon:
 			return
 		}
+	}
+}
+
+// take sends an event taken from the queue, or keeps it for later when
+// the connection has just dropped.
+func (p *Publisher) take(ev *event.Event) {
+	o, err := prepare(ev)
+	switch {
+	case err != nil:
+		p.giveUp(ev.ID, err)
+	case !p.nc.IsConnected():
+		// The connection dropped meanwhile: keep the event for when it
+		// is back.
+		p.later(o, time.Now())
+	default:
+		p.send(o)
 	}
 }
 

@@ -505,6 +505,7 @@ func TestNewPublisherRejectsBadOptions(t *testing.T) {
 		"buffer":    client.WithBufferSize(0),
 		"in flight": client.WithMaxInFlight(-1),
 		"timeout":   client.WithAckTimeout(0),
+		"linger":    client.WithLinger(-time.Millisecond),
 	} {
 		if _, err := client.NewPublisher(nc, opt); err == nil {
 			t.Errorf("%s: no error", name)
