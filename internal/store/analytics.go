@@ -234,7 +234,7 @@ func (s *Store) analytics(ctx context.Context, k *rollupKind, tenant string, iv 
 	if n := to.Sub(from) / iv.Step(); n > maxBuckets {
 		return nil, fmt.Errorf("analytics: %d buckets, at most %d", n, maxBuckets)
 	}
-	st, err := s.rollupState(ctx, k)
+	st, err := s.cachedRollupState(ctx, k)
 	if err != nil {
 		return nil, err
 	}
@@ -249,16 +249,12 @@ func (s *Store) analytics(ctx context.Context, k *rollupKind, tenant string, iv 
 	if split.After(from) {
 		rolled = make(chan part, 1)
 		go func() {
-			rows, err := s.bucketRows(pointQuery(ctx), k, k.rolledSQL(iv), tenant, from, split)
+			rows, err := s.rolledRows(ctx, k, iv, tenant, from, split, st.version)
 			rolled <- part{rows, err}
 		}()
 	}
 	if to.After(split) {
-		liveCtx := ctx
-		if to.Sub(split) <= smallLiveRange {
-			liveCtx = pointQuery(ctx) // the usual case: the open hour or day
-		}
-		rows, err := s.bucketRows(liveCtx, k, k.liveSQL(iv), tenant, split, to)
+		rows, err := s.liveRows(ctx, k, iv, tenant, split, to)
 		if err != nil {
 			if rolled != nil {
 				<-rolled

@@ -67,6 +67,15 @@ func (s *Store) Logins(ctx context.Context, f LoginFilter, offset, limit int) ([
 	if f.SuspiciousOnly && f.Status == "" {
 		return s.flaggedLogins(ctx, f, offset, limit)
 	}
+	if f.UserID == "" && !f.SuspiciousOnly {
+		out, total, ok, err := s.tenantLogins(ctx, f, offset, limit)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			return out, total, s.attachRules(ctx, f.TenantID, out)
+		}
+	}
 	total, err := s.countLogins(ctx, f)
 	if err != nil {
 		return nil, 0, err

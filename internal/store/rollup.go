@@ -152,7 +152,15 @@ func (r *Rollup) Recompute(ctx context.Context, kind string, from, to time.Time)
 				return err
 			}
 		}
-		return nil
+		// The same state under a new version: every reader's cached closed
+		// buckets (this process and other replicas) are read again.
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		st, err := r.store.rollupState(ctx, k)
+		if err != nil {
+			return err
+		}
+		return r.store.writeRollupState(ctx, k, st, r.ver.next())
 	}
 	return fmt.Errorf("rollup: unknown kind %q", kind)
 }
@@ -362,6 +370,9 @@ func (v *lastVersion) next() uint64 {
 type rollupState struct {
 	hours, days time.Time // complete before
 	swept       time.Time // start of the last complete run
+	// version changes whenever rolled-up rows may have changed: cached
+	// reads of closed buckets are valid for one version (cache.go).
+	version uint64
 }
 
 func (st rollupState) mark(iv Interval) time.Time {
@@ -388,13 +399,14 @@ func unixOrZero(u uint32) time.Time {
 
 func (s *Store) rollupState(ctx context.Context, k *rollupKind) (rollupState, error) {
 	var h, d, sw uint32
+	var version uint64
 	err := s.conn.QueryRow(pointQuery(ctx), `SELECT toUInt32(argMax(hours_complete_before, version)),
-		toUInt32(argMax(days_complete_before, version)), toUInt32(argMax(swept_at, version))
-		FROM rollup_state WHERE name = ?`, k.name).Scan(&h, &d, &sw)
+		toUInt32(argMax(days_complete_before, version)), toUInt32(argMax(swept_at, version)), max(version)
+		FROM rollup_state WHERE name = ?`, k.name).Scan(&h, &d, &sw, &version)
 	if err != nil {
 		return rollupState{}, fmt.Errorf("read rollup_state: %w", err)
 	}
-	return rollupState{hours: unixOrZero(h), days: unixOrZero(d), swept: unixOrZero(sw)}, nil
+	return rollupState{hours: unixOrZero(h), days: unixOrZero(d), swept: unixOrZero(sw), version: version}, nil
 }
 
 func (s *Store) writeRollupState(ctx context.Context, k *rollupKind, st rollupState, version uint64) error {
@@ -406,6 +418,7 @@ func (s *Store) writeRollupState(ctx context.Context, k *rollupKind, st rollupSt
 	}
 	err := s.insertColumns(ctx, "INSERT INTO rollup_state (name, hours_complete_before, days_complete_before, swept_at, version)",
 		[]any{[]string{k.name}, []time.Time{at(st.hours)}, []time.Time{at(st.days)}, []time.Time{at(st.swept)}, []uint64{version}})
+	s.cache.forgetState(k.name)
 	if err != nil {
 		return fmt.Errorf("write rollup_state: %w", err)
 	}

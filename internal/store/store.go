@@ -61,8 +61,9 @@ func splitList(s string) []string {
 
 // Store is an open, migrated ClickHouse database.
 type Store struct {
-	conn driver.Conn
-	db   string
+	conn  driver.Conn
+	db    string
+	cache *readCache
 }
 
 // Open connects, creates the database if needed and applies every pending
@@ -77,7 +78,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{conn: conn, db: cfg.Database}
+	s := &Store{conn: conn, db: cfg.Database, cache: newReadCache()}
 	check := s.migrate
 	if cfg.NoMigrate {
 		check = s.checkSchema

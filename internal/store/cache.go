@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// readCache holds what the query API reads again and again but what changes
+// only when the rollup job runs (rollup.go):
+//
+//   - each kind's rollup state, read from ClickHouse at most once per
+//     stateTTL (a job in another process is seen within that time; a job in
+//     this process drops it at once when it writes a new state);
+//   - the rows of closed buckets read from the rollup tables, kept as long
+//     as the state's version is the one they were read under: the job writes
+//     a new version after every run and after every Recompute, so no answer
+//     serves a bucket older than the last state it knows of.
+//
+// Live reads (buckets the rollup does not cover yet) are never kept; the
+// same live read asked by several requests at once runs once and all of
+// them get its answer (singleflight), so a burst of dashboards on one
+// tenant costs ClickHouse one query, never a stale number.
+//
+// Everything handed out is shared: callers read it and never change it.
+type readCache struct {
+	stateTTL time.Duration
+	maxHeld  int // buckets kept in all before the cache starts afresh
+
+	mu     sync.Mutex
+	states map[string]stateEntry
+	rolled map[rolledKey]map[int64][]uint64
+	held   int
+	counts map[countKey]uint64
+
+	flight singleflight.Group
+}
+
+type stateEntry struct {
+	st rollupState
+	at time.Time
+}
+
+type rolledKey struct {
+	kind     string
+	iv       Interval
+	tenant   string
+	from, to int64
+	version  uint64
+}
+
+// countKey names a count that only changes with the rollup state: rows of a
+// tenant older than its first rolled-up bucket, per status.
+type countKey struct {
+	kind, tenant, status string
+	before               int64
+	version              uint64
+}
+
+const (
+	defaultStateTTL = time.Second
+	defaultMaxHeld  = 200_000 // ~30 MB of bucket rows at most
+)
+
+func newReadCache() *readCache {
+	return &readCache{
+		stateTTL: defaultStateTTL,
+		maxHeld:  defaultMaxHeld,
+		states:   map[string]stateEntry{},
+		rolled:   map[rolledKey]map[int64][]uint64{},
+		counts:   map[countKey]uint64{},
+	}
+}
+
+// cachedRollupState returns the kind's rollup state, read through the cache.
+func (s *Store) cachedRollupState(ctx context.Context, k *rollupKind) (rollupState, error) {
+	c := s.cache
+	c.mu.Lock()
+	e, ok := c.states[k.name]
+	c.mu.Unlock()
+	if ok && time.Since(e.at) < c.stateTTL {
+		return e.st, nil
+	}
+	v, err, _ := c.flight.Do("state\x00"+k.name, func() (any, error) {
+		st, err := s.rollupState(context.WithoutCancel(ctx), k)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.states[k.name] = stateEntry{st: st, at: time.Now()}
+		c.mu.Unlock()
+		return st, nil
+	})
+	if err != nil {
+		return rollupState{}, err
+	}
+	return v.(rollupState), nil
+}
+
+// forgetState drops the cached state of a kind: this process wrote a new one.
+func (c *readCache) forgetState(kind string) {
+	c.mu.Lock()
+	delete(c.states, kind)
+	c.mu.Unlock()
+}
+
+// rolledRows returns the closed buckets [from, to) of a tenant from the
+// rollup table of iv, read once per rollup state version.
+func (s *Store) rolledRows(ctx context.Context, k *rollupKind, iv Interval, tenant string, from, to time.Time, version uint64) (map[int64][]uint64, error) {
+	c := s.cache
+	key := rolledKey{kind: k.name, iv: iv, tenant: tenant, from: from.Unix(), to: to.Unix(), version: version}
+	c.mu.Lock()
+	rows, ok := c.rolled[key]
+	c.mu.Unlock()
+	if ok {
+		return rows, nil
+	}
+	v, err, _ := c.flight.Do(fmt.Sprintf("rolled\x00%v", key), func() (any, error) {
+		rows, err := s.bucketRows(pointQuery(context.WithoutCancel(ctx)), k, k.rolledSQL(iv), tenant, from, to)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.held+len(rows) > c.maxHeld {
+			// Start afresh rather than track ages: entries of superseded
+			// versions go too, and the hot ones come back on their next read.
+			c.rolled = map[rolledKey]map[int64][]uint64{}
+			c.counts = map[countKey]uint64{}
+			c.held = 0
+		}
+		c.rolled[key] = rows
+		c.held += len(rows) + 1
+		c.mu.Unlock()
+		return rows, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[int64][]uint64), nil
+}
+
+// liveRows runs a live bucket read; identical reads in flight at once share
+// one query.
+func (s *Store) liveRows(ctx context.Context, k *rollupKind, iv Interval, tenant string, from, to time.Time) (map[int64][]uint64, error) {
+	if to.Sub(from) <= smallLiveRange {
+		ctx = pointQuery(ctx) // the usual case: the open hour or day
+	}
+	key := fmt.Sprintf("live\x00%s\x00%s\x00%s\x00%d\x00%d", k.name, iv, tenant, from.Unix(), to.Unix())
+	// A request that goes away does not fail the others sharing its read.
+	ctx = context.WithoutCancel(ctx)
+	v, err, _ := s.cache.flight.Do(key, func() (any, error) {
+		return s.bucketRows(ctx, k, k.liveSQL(iv), tenant, from, to)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[int64][]uint64), nil
+}
+
+// cachedCount returns a count that depends only on the rollup state
+// version, computing it with count on a miss.
+func (c *readCache) cachedCount(key countKey, count func() (uint64, error)) (uint64, error) {
+	c.mu.Lock()
+	n, ok := c.counts[key]
+	c.mu.Unlock()
+	if ok {
+		return n, nil
+	}
+	v, err, _ := c.flight.Do(fmt.Sprintf("count\x00%v", key), func() (any, error) {
+		n, err := count()
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.counts[key] = n
+		c.held++
+		c.mu.Unlock()
+		return n, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return v.(uint64), nil
+}
