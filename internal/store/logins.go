@@ -373,49 +373,48 @@ type LoginStats struct {
 	LastLogin        time.Time // zero when never
 }
 
+// deviceTypes are the values of the device_type column, in the order
+// UserLoginStats counts them.
+var deviceTypes = []string{"unknown", "desktop", "mobile", "tablet", "bot"}
+
 // UserLoginStats computes a user's stats; "last 30 days" is the 30 × 24
-// hours before now.
+// hours before now. One pass over the user's rows: the devices are one
+// count per device type, and the flagged logins are the user's ids that
+// the user's alerts name (token alerts name token events, never these).
 func (s *Store) UserLoginStats(ctx context.Context, tenant, user string, now time.Time) (LoginStats, error) {
 	since := now.Add(-30 * 24 * time.Hour).Unix()
 	st := LoginStats{Devices: map[string]uint64{}}
 	var last time.Time
-	err := s.conn.QueryRow(pointQuery(ctx), `SELECT
+	devices := make([]uint64, len(deviceTypes))
+	var q strings.Builder
+	q.WriteString(`SELECT
 		uniqExactIf(id, status = 'success'),
 		uniqExactIf(id, status = 'success' AND occurred_at >= toDateTime(?)),
 		uniqExactIf(id, status IN ('failed', '2fa_failed') AND occurred_at >= toDateTime(?)),
 		uniqExactIf(ip_address, status = 'success' AND occurred_at >= toDateTime(?)),
-		maxIf(occurred_at, status = 'success')
-		FROM login_events WHERE tenant_id = ? AND user_id = ?`,
-		since, since, since, tenant, user).Scan(&st.TotalLogins, &st.LoginsLast30Days, &st.FailedLast30Days,
-		&st.UniqueIPsLast30, &last)
-	if err != nil {
+		maxIf(occurred_at, status = 'success'),
+		uniqExactIf(id, id IN (SELECT event_id FROM alerts_by_event WHERE tenant_id = ? AND user_id = ?))`)
+	args := []any{since, since, since, tenant, user}
+	dest := []any{&st.TotalLogins, &st.LoginsLast30Days, &st.FailedLast30Days, &st.UniqueIPsLast30, &last, &st.SuspiciousLogins}
+	for i, d := range deviceTypes {
+		q.WriteString(",\n\t\tuniqExactIf(id, status = 'success' AND occurred_at >= toDateTime(?) AND device_type = '" + d + "')")
+		args = append(args, since)
+		dest = append(dest, &devices[i])
+	}
+	q.WriteString("\n\t\tFROM login_events WHERE tenant_id = ? AND user_id = ?")
+	args = append(args, tenant, user)
+	if err := s.conn.QueryRow(pointQuery(ctx), q.String(), args...).Scan(dest...); err != nil {
 		return st, err
 	}
 	if st.TotalLogins > 0 {
 		st.LastLogin = last
 	}
-	rows, err := s.conn.Query(pointQuery(ctx), `SELECT toString(device_type), uniqExact(id) FROM login_events
-		WHERE tenant_id = ? AND user_id = ? AND status = 'success' AND occurred_at >= toDateTime(?)
-		GROUP BY device_type`, tenant, user, since)
-	if err != nil {
-		return st, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var d string
-		var n uint64
-		if err := rows.Scan(&d, &n); err != nil {
-			return st, err
+	for i, n := range devices {
+		if n > 0 {
+			st.Devices[deviceTypes[i]] = n
 		}
-		st.Devices[d] = n
 	}
-	if err := rows.Err(); err != nil {
-		return st, err
-	}
-	err = s.conn.QueryRow(pointQuery(ctx), `SELECT uniqExact(event_id) FROM alerts_by_event
-		WHERE tenant_id = ? AND user_id = ? AND event_id IN (SELECT id FROM login_events WHERE tenant_id = ? AND user_id = ?)`,
-		tenant, user, tenant, user).Scan(&st.SuspiciousLogins)
-	return st, err
+	return st, nil
 }
 
 // Profile is a user's latest name and email.
