@@ -55,9 +55,12 @@ type rolledKey struct {
 // countKey names a count that only changes with the rollup state: rows of a
 // tenant older than its first rolled-up bucket, per status.
 type countKey struct {
-	kind, tenant, status string
-	before               int64
-	version              uint64
+	kind    string // the rollup kind whose version it follows
+	what    string // which count
+	tenant  string
+	status  string
+	before  int64
+	version uint64
 }
 
 const (
@@ -91,6 +94,7 @@ func (s *Store) cachedRollupState(ctx context.Context, k *rollupKind) (rollupSta
 		}
 		c.mu.Lock()
 		c.states[k.name] = stateEntry{st: st, at: time.Now()}
+		c.dropOlder(k.name, st.version)
 		c.mu.Unlock()
 		return st, nil
 	})
@@ -98,6 +102,23 @@ func (s *Store) cachedRollupState(ctx context.Context, k *rollupKind) (rollupSta
 		return rollupState{}, err
 	}
 	return v.(rollupState), nil
+}
+
+// dropOlder forgets the kind's entries read under versions before version:
+// no reader asks for them again. Called with mu held.
+func (c *readCache) dropOlder(kind string, version uint64) {
+	for key, rows := range c.rolled {
+		if key.kind == kind && key.version < version {
+			delete(c.rolled, key)
+			c.held -= len(rows) + 1
+		}
+	}
+	for key := range c.counts {
+		if key.kind == kind && key.version < version {
+			delete(c.counts, key)
+			c.held--
+		}
+	}
 }
 
 // forgetState drops the cached state of a kind: this process wrote a new one.

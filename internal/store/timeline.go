@@ -32,7 +32,7 @@ func (s *Store) tenantTimeline(ctx context.Context, f LoginFilter) (hours []hour
 		return nil, 0, false, err
 	}
 	if from.IsZero() {
-		first, err := s.cache.cachedCount(countKey{kind: "logins-first-day", tenant: f.TenantID, version: st.version}, func() (uint64, error) {
+		first, err := s.cache.cachedCount(countKey{kind: loginKind.name, what: "first rolled-up day", tenant: f.TenantID, version: st.version}, func() (uint64, error) {
 			var t time.Time
 			err := s.conn.QueryRow(pointQuery(ctx), "SELECT min(bucket) FROM login_rollup_daily WHERE tenant_id = ?", f.TenantID).Scan(&t)
 			if t.Unix() <= 0 {
@@ -62,7 +62,7 @@ func (s *Store) tenantTimeline(ctx context.Context, f LoginFilter) (hours []hour
 	}
 	if f.From.IsZero() {
 		// Rows older than the first rolled-up day (the job started late).
-		older, err = s.cache.cachedCount(countKey{kind: "logins-older", tenant: f.TenantID, status: f.Status, before: from.Unix(), version: st.version}, func() (uint64, error) {
+		older, err = s.cache.cachedCount(countKey{kind: loginKind.name, what: "older than the first day", tenant: f.TenantID, status: f.Status, before: from.Unix(), version: st.version}, func() (uint64, error) {
 			var n uint64
 			err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id) FROM login_events_by_time WHERE tenant_id = ? AND occurred_at < toDateTime(?)"+statusCond(f.Status),
 				append([]any{f.TenantID, from.Unix()}, statusArg(f.Status)...)...).Scan(&n)
