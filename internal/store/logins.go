@@ -73,21 +73,21 @@ func (s *Store) Logins(ctx context.Context, f LoginFilter, offset, limit int) ([
 			return nil, 0, err
 		}
 		if ok {
-			return out, total, s.attachRules(ctx, f.TenantID, out)
+			return out, total, s.attachRules(ctx, f.TenantID, "", out)
 		}
 	}
-	total, err := s.countLogins(ctx, f)
+	total, oldest, err := s.countLogins(ctx, f)
 	if err != nil {
 		return nil, 0, err
 	}
 	if total == 0 || offset >= int(total) {
 		return nil, total, nil
 	}
-	out, err := s.loginPage(ctx, f, offset, limit, total)
+	out, err := s.loginPage(ctx, f, offset, limit, total, oldest)
 	if err != nil {
 		return nil, 0, err
 	}
-	return out, total, s.attachRules(ctx, f.TenantID, out)
+	return out, total, s.attachRules(ctx, f.TenantID, f.UserID, out)
 }
 
 // flaggedLogins lists logins that alerts name, starting from the small
@@ -117,23 +117,27 @@ func (s *Store) flaggedLogins(ctx context.Context, f LoginFilter, offset, limit 
 	if err != nil {
 		return nil, 0, err
 	}
-	return out, total, s.attachRules(ctx, f.TenantID, out)
+	return out, total, s.attachRules(ctx, f.TenantID, f.UserID, out)
 }
 
-// countLogins counts the matching events, each once. A tenant-wide count
-// over whole days is the sum of the daily rollup's exact per-status counts
-// (closed days) and a live count of the rest: the same numbers analytics
-// serve, without reading millions of raw rows per request.
-func (s *Store) countLogins(ctx context.Context, f LoginFilter) (uint64, error) {
+// countLogins counts the matching events, each once, and says when the
+// oldest of them happened (zero when unknown: the tenant-wide count from the
+// daily rollup). A tenant-wide count over whole days is the sum of the daily
+// rollup's exact per-status counts (closed days) and a live count of the
+// rest: the same numbers analytics serve, without reading millions of raw
+// rows per request.
+func (s *Store) countLogins(ctx context.Context, f LoginFilter) (total uint64, oldest time.Time, err error) {
 	if f.UserID == "" && !f.SuspiciousOnly {
 		if n, ok, err := s.countTenantLogins(ctx, f); err != nil || ok {
-			return n, err
+			return n, time.Time{}, err
 		}
 	}
 	where, args := f.where()
-	var total uint64
-	err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id) FROM "+f.table()+" WHERE "+where, args...).Scan(&total)
-	return total, err
+	err = s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id), min(occurred_at) FROM "+f.table()+" WHERE "+where, args...).Scan(&total, &oldest)
+	if total == 0 {
+		oldest = time.Time{}
+	}
+	return total, oldest, err
 }
 
 func (s *Store) countTenantLogins(ctx context.Context, f LoginFilter) (uint64, bool, error) {
@@ -205,31 +209,88 @@ func statusArg(status string) []any {
 
 // loginPage reads a newest-first page. ClickHouse 18.16 sorts every matching
 // row before LIMIT, so the page is first looked for in a recent window of the
-// sort key, widened until it holds the page (see README, Performance).
-func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int, total uint64) ([]Login, error) {
+// sort key, widened until it holds the page (see README, Performance). When
+// the oldest matching row is known, the rows are taken to be spread evenly
+// since then, and windows expected to hold less than half again the rows
+// the page needs are not tried. A window expected to hold few rows is read
+// whole; a wider one sorts only the key columns, then fetches the page's rows.
+func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int, total uint64, oldest time.Time) ([]Login, error) {
 	if total <= directReadMax {
 		// Few rows (most users): sorting them all is cheaper than probing windows.
-		where, args := f.where()
-		return s.scanLogins(ctx, "SELECT "+loginColumnsSQL+" FROM "+f.table()+" WHERE "+where+
-			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, offset, limit)...)
+		return s.windowRows(ctx, f, offset, limit)
 	}
-	starts := windowStarts(f.From, f.To, time.Now())
-	for i, lo := range starts {
+	now := time.Now()
+	starts := windowStarts(f.From, f.To, now)
+	first := firstWindow(starts, f.To, now, oldest, total, uint64(offset+limit))
+	for i, lo := range starts[first:] {
 		wf := f
 		wf.From = lo
-		// Sort only the key columns, then fetch the page's full rows: a deep
-		// page sorts hundreds of thousands of rows, and narrow ones sort fast.
+		last := first+i == len(starts)-1
+		if expected := expectedRows(lo, f.To, now, oldest, total); !oldest.IsZero() && expected <= fullRowsMax {
+			out, err := s.windowRows(ctx, wf, offset, limit)
+			if err != nil || len(out) == limit || last {
+				return out, err
+			}
+			continue
+		}
 		where, args := wf.where()
 		keys, err := s.loginKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+
 			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, offset, limit)...)
 		if err != nil {
 			return nil, err
 		}
-		if len(keys) == limit || i == len(starts)-1 {
+		if len(keys) == limit || last {
 			return s.loginsByID(ctx, f.TenantID, f.UserID, keys)
 		}
 	}
 	return nil, nil // unreachable: the last window is unbounded
+}
+
+// windowRows sorts every row matching f and returns the page of full rows.
+func (s *Store) windowRows(ctx context.Context, f LoginFilter, offset, limit int) ([]Login, error) {
+	where, args := f.where()
+	return s.scanLogins(ctx, "SELECT "+loginColumnsSQL+" FROM "+f.table()+" WHERE "+where+
+		" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, offset, limit)...)
+}
+
+// fullRowsMax is how many rows a window may be expected to hold and still be
+// read whole: reading every column of a few thousand rows costs less than
+// a second query for the page's rows.
+const fullRowsMax = 3000
+
+// expectedRows is how many of total rows spread evenly over [oldest, end)
+// fall in [lo, end), where end is to, or now when to is zero; 0 when
+// oldest is unknown.
+func expectedRows(lo, to, now, oldest time.Time, total uint64) uint64 {
+	end := to
+	if end.IsZero() || end.After(now) {
+		end = now
+	}
+	if oldest.IsZero() || !end.After(oldest) {
+		return 0
+	}
+	if lo.IsZero() || !lo.After(oldest) {
+		return total
+	}
+	if !end.After(lo) {
+		return 0
+	}
+	return uint64(float64(total) * float64(end.Sub(lo)) / float64(end.Sub(oldest)))
+}
+
+// firstWindow is the index of the first of starts worth trying: the
+// narrowest window expected to hold half again the need rows; 0 when the
+// oldest row is unknown.
+func firstWindow(starts []time.Time, to, now, oldest time.Time, total, need uint64) int {
+	if oldest.IsZero() {
+		return 0
+	}
+	for i, lo := range starts {
+		if expectedRows(lo, to, now, oldest, total) >= need+need/2 {
+			return i
+		}
+	}
+	return len(starts) - 1
 }
 
 // loginKey places one login in the newest-first order.
@@ -331,18 +392,25 @@ func (s *Store) scanLogins(ctx context.Context, q string, args ...any) ([]Login,
 	return out, rows.Err()
 }
 
-// attachRules fills in the rules of the alerts that flag each login.
-func (s *Store) attachRules(ctx context.Context, tenant string, logins []Login) error {
+// attachRules fills in the rules of the alerts that flag each login. When
+// the logins are one user's, only that user's alerts are looked at (the
+// alerts table is keyed by tenant, then user).
+func (s *Store) attachRules(ctx context.Context, tenant, user string, logins []Login) error {
 	if len(logins) == 0 {
 		return nil
 	}
-	ids := make([]string, len(logins))
-	for i, l := range logins {
-		ids[i] = l.ID
+	args := []any{tenant}
+	cond := "tenant_id = ?"
+	if user != "" {
+		cond += " AND user_id = ?"
+		args = append(args, user)
+	}
+	for _, l := range logins {
+		args = append(args, l.ID)
 	}
 	rows, err := s.conn.Query(pointQuery(ctx),
-		`SELECT event_id, groupUniqArray(rule) FROM alerts_by_event WHERE tenant_id = ? AND event_id IN (`+placeholders(len(ids))+`) GROUP BY event_id`,
-		append([]any{tenant}, anySlice(ids)...)...)
+		`SELECT event_id, groupUniqArray(rule) FROM alerts_by_event WHERE `+cond+` AND event_id IN (`+placeholders(len(logins))+`) GROUP BY event_id`,
+		args...)
 	if err != nil {
 		return err
 	}
