@@ -58,7 +58,11 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, store.ConfigFromEnv(getenv))
+	scfg, err := store.ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, scfg)
 	if err != nil {
 		return err
 	}

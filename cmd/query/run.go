@@ -43,7 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	retentionEvery := env.Duration("RETENTION_INTERVAL", time.Hour)
 	topo := config.Topology(env)
 	allowPrivateWebhooks := env.Bool("WEBHOOK_ALLOW_PRIVATE", false)
-	if err := env.Err(); err != nil {
+	scfg, scfgErr := store.ConfigFromEnv(getenv)
+	if err := errors.Join(env.Err(), scfgErr); err != nil {
 		return err
 	}
 	verifier, err := newVerifier(ctx, getenv)
@@ -143,7 +144,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		})
 	}()
 
-	scfg := store.ConfigFromEnv(getenv)
 	opened := make(chan error, 1)
 	go func() {
 		opened <- bus.Retry(ctx, log, "open clickhouse", func(ctx context.Context) error {

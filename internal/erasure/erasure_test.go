@@ -59,8 +59,17 @@ func TestEraseUserEverywhere(t *testing.T) {
 			}
 		}
 	}
+	// A token both used, alice last: hers until she is erased, then bob's.
+	for j, u := range []string{"bob", "alice"} {
+		b.Add(&event.Event{ID: fmt.Sprintf("shared%d", j), Kind: event.KindToken, TenantID: "acme", UserID: u,
+			OccurredAt: day.Add(time.Duration(j) * time.Hour), IPAddress: "203.0.113.9", TokenID: "tok_shared", TokenName: "ci-" + u,
+			TokenType: event.TokenSecret, Environment: event.EnvLive, Action: event.TokenAuthenticated}, enrich.Result{}, time.Now())
+	}
 	if err := st.Insert(ctx, b); err != nil {
 		t.Fatal(err)
+	}
+	if owner, _, err := st.TokenOwner(ctx, "acme", "tok_shared"); err != nil || owner != "alice" {
+		t.Fatalf("before: tok_shared owned by %q (%v), want alice", owner, err)
 	}
 	var alerts []detect.Alert
 	for _, u := range []string{"alice", "bob"} {
@@ -89,6 +98,18 @@ func TestEraseUserEverywhere(t *testing.T) {
 		if n := count(t, st, table, "bob"); n == 0 {
 			t.Errorf("%s lost bob's rows", table)
 		}
+	}
+	// Token summaries forget her: her own token is gone, the shared one is
+	// bob's again, under the name his event gave it.
+	if _, ok, err := st.TokenOwner(ctx, "acme", "tok_alice"); err != nil || ok {
+		t.Errorf("tok_alice still has an owner (%v)", err)
+	}
+	if owner, _, err := st.TokenOwner(ctx, "acme", "tok_shared"); err != nil || owner != "bob" {
+		t.Errorf("after: tok_shared owned by %q (%v), want bob", owner, err)
+	}
+	top, err := st.TopTokens(ctx, store.TokenScope{TenantID: "acme", UserID: "bob"}, 10)
+	if err != nil || fmt.Sprint(top) != "[{tok_bob  6} {tok_shared ci-bob 1}]" {
+		t.Errorf("bob's top tokens after: %v (%v)", top, err)
 	}
 	if got := rolledUpSuccesses(t, st); got != 6 {
 		t.Errorf("after: %d successes rolled up, want bob's 6", got)

@@ -90,8 +90,11 @@ func (p *Process) Go(f func()) {
 // OpenStore opens ClickHouse (applying migrations), retrying until it
 // answers or ctx ends; readiness follows it.
 func (p *Process) OpenStore(ctx context.Context, getenv func(string) string) (*store.Store, error) {
-	cfg := store.ConfigFromEnv(getenv)
-	err := bus.Retry(ctx, p.Log, "open clickhouse", func(ctx context.Context) error {
+	cfg, err := store.ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err // a setting to fix: no retry mends it
+	}
+	err = bus.Retry(ctx, p.Log, "open clickhouse", func(ctx context.Context) error {
 		s, err := store.Open(ctx, cfg)
 		if err == nil {
 			p.store.Store(s)

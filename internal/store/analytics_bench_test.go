@@ -23,7 +23,10 @@ func BenchmarkAnalytics(b *testing.B) {
 		b.Skip("set AUTHWATCH_BENCH_DB to a database holding events")
 	}
 	ctx := context.Background()
-	cfg := store.ConfigFromEnv(os.Getenv)
+	cfg, err := store.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		b.Fatal(err)
+	}
 	cfg.Database = db
 	st, err := store.Open(ctx, cfg)
 	if err != nil {

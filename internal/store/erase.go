@@ -24,8 +24,10 @@ var userTables = []string{
 // and waits until ClickHouse has applied the deletions. Deleting is a
 // mutation: ClickHouse rewrites the parts holding the rows in the
 // background, which is why this waits (up to wait) and why callers run it
-// in the background. The rollups count events, not users; the caller
-// computes the buckets of Erased.From–To again so the counts drop too.
+// in the background. Token summaries (owner, name, type) of the tokens the
+// user's events named are built again from the events left. The rollups
+// count events, not users; the caller computes the buckets of
+// Erased.From–To again so the counts drop too.
 func (s *Store) EraseUser(ctx context.Context, tenant, user string, wait time.Duration) (Erased, error) {
 	out := Erased{Rows: map[string]uint64{}}
 	var loFrom, loTo, tkFrom, tkTo time.Time
@@ -46,6 +48,13 @@ func (s *Store) EraseUser(ctx context.Context, tenant, user string, wait time.Du
 	case nTokens > 0:
 		out.From, out.To = tkFrom, tkTo
 	}
+	// The tokens whose events name the user: their summaries (owner, name,
+	// type) are built again from the events that remain.
+	tokens, err := queryRows(ctx, s, scanString, "SELECT DISTINCT token_id FROM token_users WHERE tenant_id = ? AND user_id = ?", tenant, user)
+	if err != nil {
+		return out, fmt.Errorf("erase: tokens of the user: %w", err)
+	}
+	deadline := time.Now().Add(wait)
 	for _, t := range userTables {
 		var n uint64
 		if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+t+" WHERE tenant_id = ? AND user_id = ?", tenant, user).Scan(&n); err != nil {
@@ -55,25 +64,76 @@ func (s *Store) EraseUser(ctx context.Context, tenant, user string, wait time.Du
 		if n == 0 {
 			continue
 		}
-		if err := s.conn.Exec(ctx, "ALTER TABLE "+t+" DELETE WHERE tenant_id = ? AND user_id = ?", tenant, user); err != nil {
+		if err := s.conn.Exec(ctx, "ALTER TABLE "+inPlace(t, s.cluster)+" DELETE WHERE tenant_id = ? AND user_id = ?", tenant, user); err != nil {
 			return out, fmt.Errorf("erase: %s: %w", t, err)
 		}
 	}
-	deadline := time.Now().Add(wait)
+	if err := s.waitMutations(ctx, deadline); err != nil {
+		return out, err
+	}
+	for len(tokens) > 0 {
+		chunk := tokens[:min(len(tokens), 1000)]
+		tokens = tokens[len(chunk):]
+		n, err := s.rebuildTokenSummaries(ctx, tenant, chunk, deadline)
+		if err != nil {
+			return out, err
+		}
+		out.Rows["token_summary"] += n
+	}
+	return out, nil
+}
+
+// rebuildTokenSummaries replaces the token_summary rows of the given tokens
+// with ones aggregated from their events as they are now, with the
+// expressions of token_summary_mv (0003_tokens.sql), and returns how many
+// summary rows it removed. An event of those tokens stored meanwhile may
+// be aggregated twice: only use_rows, an upper bound by design (see
+// topUses), can then be too high.
+func (s *Store) rebuildTokenSummaries(ctx context.Context, tenant string, tokens []string, deadline time.Time) (uint64, error) {
+	in := tokenInList(tokens)
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM token_summary WHERE tenant_id = ? AND token_id IN ?", tenant, in).Scan(&n); err != nil {
+		return 0, fmt.Errorf("erase: count token_summary: %w", err)
+	}
+	if err := s.conn.Exec(ctx, "ALTER TABLE "+inPlace("token_summary", s.cluster)+" DELETE WHERE tenant_id = ? AND token_id IN ?", tenant, in); err != nil {
+		return 0, fmt.Errorf("erase: token_summary: %w", err)
+	}
+	if err := s.waitMutations(ctx, deadline); err != nil {
+		return 0, err
+	}
+	err := s.conn.Exec(ctx, `INSERT INTO token_summary (tenant_id, token_id, owner, token_name, token_type, environment, revoked, use_rows)
+		SELECT tenant_id, token_id,
+		       argMaxState(user_id, toUInt64(occurred_at) * 1000 + occurred_ms),
+		       argMaxState(token_name, if(token_name = '', toUInt64(0), toUInt64(occurred_at) * 1000 + occurred_ms)),
+		       argMaxState(toString(token_type), toUInt64(occurred_at) * 1000 + occurred_ms),
+		       argMaxState(toString(environment), toUInt64(occurred_at) * 1000 + occurred_ms),
+		       maxState(toUInt8(event = 'revoked')),
+		       sumState(toUInt64(event = 'authenticated'))
+		FROM token_events WHERE tenant_id = ? AND token_id IN ?
+		GROUP BY tenant_id, token_id`, tenant, in)
+	if err != nil {
+		return 0, fmt.Errorf("erase: rebuild token_summary: %w", err)
+	}
+	return n, nil
+}
+
+// waitMutations waits until every mutation of the database (on every shard
+// of a cluster) is done, or the deadline passes.
+func (s *Store) waitMutations(ctx context.Context, deadline time.Time) error {
 	for {
 		var pending uint64
-		if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", s.db).Scan(&pending); err != nil {
-			return out, fmt.Errorf("erase: mutations: %w", err)
+		if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+everyServer("mutations", s.cluster)+" WHERE database = ? AND is_done = 0", s.db).Scan(&pending); err != nil {
+			return fmt.Errorf("erase: mutations: %w", err)
 		}
 		if pending == 0 {
-			return out, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return out, fmt.Errorf("erase: %d deletions still running after %s", pending, wait)
+			return fmt.Errorf("erase: %d deletions still running past the deadline", pending)
 		}
 		select {
 		case <-ctx.Done():
-			return out, ctx.Err()
+			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

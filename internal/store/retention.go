@@ -59,7 +59,10 @@ var partitioned = []struct {
 // year for the daily rollups) longer than its period. Rows of
 // alerts_by_event (not partitioned: it is keyed by user for is_suspicious)
 // older than the alerts kept are deleted in one mutation when an alerts
-// partition goes. Safe to run from several processes at once.
+// partition goes. Safe to run from several processes at once. On a cluster
+// (Config.Cluster) the partitions are those of the local tables on one
+// replica of every shard, and they are dropped ON CLUSTER (dropping a
+// partition a server does not have does nothing).
 func (s *Store) ApplyRetention(ctx context.Context, r Retention, now time.Time) ([]Dropped, error) {
 	var out []Dropped
 	for _, p := range partitioned {
@@ -69,7 +72,8 @@ func (s *Store) ApplyRetention(ctx context.Context, r Retention, now time.Time) 
 		}
 		cutoff := now.Add(-keep)
 		parts, err := queryRows(ctx, s, scanString,
-			`SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active`, s.db, p.table)
+			`SELECT DISTINCT partition FROM `+everyServer("parts", s.cluster)+` WHERE database = ? AND table = ? AND active`,
+			s.db, localName(p.table, s.cluster))
 		if err != nil {
 			return out, fmt.Errorf("retention: partitions of %s: %w", p.table, err)
 		}
@@ -79,12 +83,12 @@ func (s *Store) ApplyRetention(ctx context.Context, r Retention, now time.Time) 
 				continue
 			}
 			// The partition value is a number we just read from the server.
-			if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", p.table, part)); err != nil {
+			if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", inPlace(p.table, s.cluster), part)); err != nil {
 				return out, fmt.Errorf("retention: drop %s partition %s: %w", p.table, part, err)
 			}
 			out = append(out, Dropped{Table: p.table, Partition: part})
 			if p.table == "alerts" {
-				if err := s.conn.Exec(ctx, "ALTER TABLE alerts_by_event DELETE WHERE occurred_at < toDateTime(?)", end.Unix()); err != nil {
+				if err := s.conn.Exec(ctx, "ALTER TABLE "+inPlace("alerts_by_event", s.cluster)+" DELETE WHERE occurred_at < toDateTime(?)", end.Unix()); err != nil {
 					return out, fmt.Errorf("retention: alerts_by_event: %w", err)
 				}
 			}

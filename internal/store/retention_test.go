@@ -48,8 +48,19 @@ func TestRetentionDropsOldPartitions(t *testing.T) {
 		}
 	}
 
+	// Hourly rollup rows of logins and tokens 500 and 100 days back.
+	for _, age := range []int{500, 100} {
+		bucket := now.AddDate(0, 0, -age).Truncate(time.Hour).Unix()
+		for _, table := range []string{"login_rollup_hourly", "token_rollup_hourly"} {
+			if err := st.Conn().Exec(ctx, fmt.Sprintf(`INSERT INTO %s (tenant_id, bucket, version) SELECT 'acme', toDateTime(%d), 1`, table, bucket)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
 	day := 24 * time.Hour
-	dropped, err := st.ApplyRetention(ctx, store.Retention{Logins: 365 * day, Tokens: 60 * day, Alerts: 365 * day, DailyRollup: 730 * day}, now)
+	keep := store.Retention{Logins: 365 * day, Tokens: 60 * day, Alerts: 365 * day, HourlyRollup: 400 * day, DailyRollup: 730 * day}
+	dropped, err := st.ApplyRetention(ctx, keep, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +100,18 @@ func TestRetentionDropsOldPartitions(t *testing.T) {
 	if err := st.Conn().QueryRow(ctx, "SELECT count() FROM login_rollup_daily").Scan(&kept); err != nil || kept != 1 {
 		t.Errorf("daily rollup rows kept: %d (%v), want the one of last year", kept, err)
 	}
-	if len(dropped) < 6 {
+	for _, table := range []string{"login_rollup_hourly", "token_rollup_hourly"} {
+		var oldest time.Time
+		if err := st.Conn().QueryRow(ctx, "SELECT count(), min(bucket) FROM "+table).Scan(&kept, &oldest); err != nil || kept != 1 ||
+			now.Sub(oldest) > 101*day {
+			t.Errorf("%s kept %d rows from %s (%v), want the one of 100 days ago", table, kept, oldest, err)
+		}
+	}
+	if len(dropped) < 8 {
 		t.Errorf("dropped %v", dropped)
 	}
 	// Running again finds nothing more to do.
-	again, err := st.ApplyRetention(ctx, store.Retention{Logins: 365 * day, Tokens: 60 * day, Alerts: 365 * day, DailyRollup: 730 * day}, now)
+	again, err := st.ApplyRetention(ctx, keep, now)
 	if err != nil || len(again) != 0 {
 		t.Errorf("second run: %v %v", again, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,18 +25,38 @@ type Config struct {
 	// deploy/clickhouse/cluster.sql creates replicated tables): Open then
 	// only checks that every migration this binary knows is recorded.
 	NoMigrate bool
+	// Cluster names the cluster of deploy/clickhouse/cluster.sql, whose
+	// tables are Distributed over <name>_local ones: what changes stored
+	// rows in place (retention's partition drops, an erasure's deletions)
+	// then goes to the local tables of every server, ON CLUSTER.
+	Cluster string
 }
 
-// ConfigFromEnv reads CLICKHOUSE_ADDR, CLICKHOUSE_DATABASE, CLICKHOUSE_USER and
-// CLICKHOUSE_PASSWORD with the defaults of SPEC §1.
-func ConfigFromEnv(getenv func(string) string) Config {
+// ConfigFromEnv reads CLICKHOUSE_ADDR, CLICKHOUSE_DATABASE, CLICKHOUSE_USER,
+// CLICKHOUSE_PASSWORD, CLICKHOUSE_MIGRATE and CLICKHOUSE_CLUSTER with the
+// defaults of SPEC §1; a value it cannot read is an error naming it.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		Addrs:    splitList(getenv("CLICKHOUSE_ADDR")),
 		Database: getenv("CLICKHOUSE_DATABASE"),
 		User:     getenv("CLICKHOUSE_USER"),
 		Password: getenv("CLICKHOUSE_PASSWORD"),
-		// CLICKHOUSE_MIGRATE=false: the schema is the operator's (a cluster).
-		NoMigrate: getenv("CLICKHOUSE_MIGRATE") == "false" || getenv("CLICKHOUSE_MIGRATE") == "0",
+		Cluster:  getenv("CLICKHOUSE_CLUSTER"),
+	}
+	var errs []error
+	if v := getenv("CLICKHOUSE_MIGRATE"); v != "" {
+		// false: the schema is the operator's (a cluster).
+		migrate, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CLICKHOUSE_MIGRATE=%q: want true or false", v))
+		}
+		c.NoMigrate = err == nil && !migrate
+	}
+	if c.Cluster != "" && !validIdent(c.Cluster) {
+		errs = append(errs, fmt.Errorf("CLICKHOUSE_CLUSTER=%q: use letters, digits and _", c.Cluster))
+	}
+	if c.Cluster != "" && !c.NoMigrate {
+		errs = append(errs, errors.New("CLICKHOUSE_CLUSTER is set: the cluster's schema comes from deploy/clickhouse/cluster.sql, so set CLICKHOUSE_MIGRATE=false too"))
 	}
 	if len(c.Addrs) == 0 {
 		c.Addrs = []string{"127.0.0.1:9000"}
@@ -46,7 +67,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 	if c.User == "" {
 		c.User = "default"
 	}
-	return c
+	return c, errors.Join(errs...)
 }
 
 func splitList(s string) []string {
@@ -61,9 +82,10 @@ func splitList(s string) []string {
 
 // Store is an open, migrated ClickHouse database.
 type Store struct {
-	conn  driver.Conn
-	db    string
-	cache *readCache
+	conn    driver.Conn
+	db      string
+	cluster string // Config.Cluster
+	cache   *readCache
 }
 
 // Open connects, creates the database if needed and applies every pending
@@ -78,7 +100,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{conn: conn, db: cfg.Database, cache: newReadCache()}
+	s := &Store{conn: conn, db: cfg.Database, cluster: cfg.Cluster, cache: newReadCache()}
 	check := s.migrate
 	if cfg.NoMigrate {
 		check = s.checkSchema
@@ -184,4 +206,33 @@ func pointQuery(ctx context.Context) context.Context {
 		"max_threads":            1,
 		"use_uncompressed_cache": 1,
 	}))
+}
+
+// inPlace names a table for a statement that changes its stored rows in
+// place (ALTER … DROP PARTITION, ALTER … DELETE): the table itself on one
+// server; on a cluster its local tables on every server.
+func inPlace(table, cluster string) string {
+	if cluster == "" {
+		return table
+	}
+	return table + "_local ON CLUSTER '" + cluster + "'"
+}
+
+// everyServer names a system table so that a query reads it on one server,
+// or on one replica of every shard of the cluster (with the local tables'
+// names).
+func everyServer(system, cluster string) string {
+	if cluster == "" {
+		return "system." + system
+	}
+	return "cluster('" + cluster + "', system." + system + ")"
+}
+
+// localName is how a table is called in system tables of the servers that
+// hold its rows.
+func localName(table, cluster string) string {
+	if cluster == "" {
+		return table
+	}
+	return table + "_local"
 }

@@ -17,7 +17,10 @@ import (
 // is created by store.Open, as services do.
 func ClickHouseConfig(t testing.TB) store.Config {
 	t.Helper()
-	cfg := store.ConfigFromEnv(os.Getenv)
+	cfg, err := store.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	cfg.Database = "awtest_" + hex.EncodeToString(b[:])

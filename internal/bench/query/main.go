@@ -65,7 +65,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	cfg := store.ConfigFromEnv(os.Getenv)
+	cfg, err := store.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
 	cfg.Database = o.db
 	st, err := ensureSeeded(ctx, cfg, seedSize{Logins: o.logins, Tokens: o.tokens}, o.reseed, stdout)
 	if err != nil {
