@@ -30,6 +30,16 @@ func TestEraseUserHistory(t *testing.T) {
 		!strings.Contains(string(body), "user_id") {
 		t.Errorf("129-character id: %d %s, want 422 naming user_id", resp.StatusCode, body)
 	}
+	// An admin of another tenant naming alice erases that tenant's alice
+	// (nobody here): acme's rows stay.
+	other := a.token("other", "admin-9", "admin.audit_log")
+	if resp, _ := a.do(http.MethodDelete, other, "/api/v1/users/alice/history", nil); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("other tenant's erase: %d, want 202", resp.StatusCode)
+	}
+	testenv.Eventually(t, 60*time.Second, "the other tenant's erasure done", func() bool {
+		log, err := a.store.AuditLog(context.Background(), "other")
+		return err == nil && len(log) == 2
+	})
 	resp, body := a.do(http.MethodDelete, admin, "/api/v1/users/alice/history", nil)
 	var ack struct {
 		UserID string `json:"user_id"`
@@ -48,6 +58,9 @@ func TestEraseUserHistory(t *testing.T) {
 			t.Fatalf("tenant history: %d %s", code, body)
 		}
 		return page.Pagination.Total
+	}
+	if n := tenantTotal(); n != 2 {
+		t.Fatalf("after the other tenant's erasure acme holds %d logins, want 2", n)
 	}
 	testenv.Eventually(t, 60*time.Second, "alice's logins erased", func() bool { return tenantTotal() == 1 })
 	code, body := a.get(a.token("acme", "bob"), "/api/v1/login-history", nil)

@@ -452,8 +452,15 @@ func TestTokenIsolation(t *testing.T) {
 	if sum.TotalUses != 1 {
 		t.Errorf("other tenant's tok_a: %d uses, want 1", sum.TotalUses)
 	}
-	if code, _ := a.get(a.token("other", "bob", "admin.audit_log"), "/api/v1/tokens/tok_c/summary", nil); code != http.StatusNotFound {
-		t.Errorf("admin of another tenant: %d, want 404", code)
+	// An admin of another tenant asking for this tenant's token ids, on
+	// every route that takes one, gets what a token nobody has gets.
+	otherAdmin := a.token("other", "bob", "admin.audit_log")
+	for _, p := range paths {
+		code, theirs := a.get(otherAdmin, "/api/v1/tokens/tok_c"+p, nil)
+		code2, unknown := a.get(otherAdmin, "/api/v1/tokens/no_such_token"+p, nil)
+		if code != http.StatusNotFound || code2 != http.StatusNotFound || string(theirs) != string(unknown) {
+			t.Errorf("admin of another tenant, %s: acme's token %d %s, unknown %d %s; want the same 404", p, code, theirs, code2, unknown)
+		}
 	}
 
 	// A token id that needs escaping in a path.
