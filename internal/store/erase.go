@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -85,8 +87,8 @@ func (s *Store) EraseUser(ctx context.Context, tenant, user string, wait time.Du
 
 // rebuildTokenSummaries replaces the token_summary rows of the given tokens
 // with ones aggregated from their events as they are now, with the
-// expressions of token_summary_mv (0003_tokens.sql), and returns how many
-// summary rows it removed. An event of those tokens stored meanwhile may
+// migration's own backfill statement (tokenSummaryRebuild), and returns how
+// many summary rows it removed. An event of those tokens stored meanwhile may
 // be aggregated twice: only use_rows, an upper bound by design (see
 // topUses), can then be too high.
 func (s *Store) rebuildTokenSummaries(ctx context.Context, tenant string, tokens []string, deadline time.Time) (uint64, error) {
@@ -101,16 +103,11 @@ func (s *Store) rebuildTokenSummaries(ctx context.Context, tenant string, tokens
 	if err := s.waitMutations(ctx, deadline); err != nil {
 		return 0, err
 	}
-	err := s.conn.Exec(ctx, `INSERT INTO token_summary (tenant_id, token_id, owner, token_name, token_type, environment, revoked, use_rows)
-		SELECT tenant_id, token_id,
-		       argMaxState(user_id, toUInt64(occurred_at) * 1000 + occurred_ms),
-		       argMaxState(token_name, if(token_name = '', toUInt64(0), toUInt64(occurred_at) * 1000 + occurred_ms)),
-		       argMaxState(toString(token_type), toUInt64(occurred_at) * 1000 + occurred_ms),
-		       argMaxState(toString(environment), toUInt64(occurred_at) * 1000 + occurred_ms),
-		       maxState(toUInt8(event = 'revoked')),
-		       sumState(toUInt64(event = 'authenticated'))
-		FROM token_events WHERE tenant_id = ? AND token_id IN ?
-		GROUP BY tenant_id, token_id`, tenant, in)
+	rebuild, err := tokenSummaryRebuild()
+	if err != nil {
+		return 0, err
+	}
+	err = s.conn.Exec(ctx, rebuild, tenant, in)
 	if err != nil {
 		return 0, fmt.Errorf("erase: rebuild token_summary: %w", err)
 	}
@@ -144,4 +141,24 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// tokenSummaryRebuild is the backfill statement of 0003_tokens.sql (the
+// expressions of token_summary_mv) narrowed to some tokens of one tenant:
+// its two placeholders are the tenant and the token list. The SQL stays in
+// the migration, in one place.
+func tokenSummaryRebuild() (string, error) {
+	migs, err := Migrations()
+	if err != nil {
+		return "", err
+	}
+	const from = "\nFROM token_events\n"
+	for _, m := range migs {
+		for _, stmt := range m.Statements {
+			if strings.HasPrefix(stmt, "INSERT INTO token_summary ") && strings.Count(stmt, from) == 1 {
+				return strings.Replace(stmt, from, "\nFROM token_events WHERE tenant_id = ? AND token_id IN ?\n", 1), nil
+			}
+		}
+	}
+	return "", errors.New("erase: the migrations hold no token_summary backfill to rebuild summaries with")
 }
