@@ -59,6 +59,10 @@ func TestEraseUserEverywhere(t *testing.T) {
 			}
 		}
 	}
+	// An hour in which only alice logged in: its counts must go to zero.
+	aloneAt := day.Add(5 * time.Hour)
+	b.Add(&event.Event{ID: "alone", Kind: event.KindLogin, TenantID: "acme", UserID: "alice", OccurredAt: aloneAt,
+		IPAddress: "203.0.113.9", Status: event.StatusSuccess}, enrich.Result{}, time.Now())
 	// A token both used, alice last: hers until she is erased, then bob's.
 	for j, u := range []string{"bob", "alice"} {
 		b.Add(&event.Event{ID: fmt.Sprintf("shared%d", j), Kind: event.KindToken, TenantID: "acme", UserID: u,
@@ -82,8 +86,19 @@ func TestEraseUserEverywhere(t *testing.T) {
 	if err := rollup.RunOnce(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if got := rolledUpSuccesses(t, st); got != 9 {
-		t.Fatalf("before: %d successes rolled up, want 9", got)
+	if got := rolledUpSuccesses(t, st); got != 10 {
+		t.Fatalf("before: %d successes rolled up, want 10", got)
+	}
+	aloneHour := func() uint64 {
+		t.Helper()
+		hours, err := st.LoginAnalytics(ctx, "acme", store.Hourly, aloneAt, aloneAt.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hours[0].Success
+	}
+	if n := aloneHour(); n != 1 {
+		t.Fatalf("before: alice's lone hour counts %d successes, want 1", n)
 	}
 
 	job := &erasure.Job{Store: st, Rollup: rollup, States: func() jetstream.KeyValue { return kv }, Wait: time.Minute}
@@ -110,6 +125,9 @@ func TestEraseUserEverywhere(t *testing.T) {
 	top, err := st.TopTokens(ctx, store.TokenScope{TenantID: "acme", UserID: "bob"}, 10)
 	if err != nil || fmt.Sprint(top) != "[{tok_bob  6} {tok_shared ci-bob 1}]" {
 		t.Errorf("bob's top tokens after: %v (%v)", top, err)
+	}
+	if n := aloneHour(); n != 0 {
+		t.Errorf("after: alice's lone hour still counts %d successes", n)
 	}
 	if got := rolledUpSuccesses(t, st); got != 6 {
 		t.Errorf("after: %d successes rolled up, want bob's 6", got)

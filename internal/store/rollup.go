@@ -148,6 +148,13 @@ func (r *Rollup) Recompute(ctx context.Context, kind string, from, to time.Time)
 			continue
 		}
 		for _, iv := range []Interval{Hourly, Daily} {
+			// A bucket whose events are all gone (an erasure) computes to no
+			// row at all: first every bucket of the range that has a row is
+			// written as zeros, then the computation, newer, replaces those
+			// that still have events.
+			if err := r.store.zeroRollup(ctx, k, iv, Daily.Truncate(from), roundUp(Daily, to), r.ver.next()); err != nil {
+				return err
+			}
 			if err := r.computeChunked(ctx, k, iv, Daily.Truncate(from), roundUp(Daily, to), nil); err != nil {
 				return err
 			}
@@ -434,6 +441,17 @@ func (s *Store) computeRollup(ctx context.Context, k *rollupKind, iv Interval, f
 	}
 	if err := s.conn.Exec(ctx, k.computeSQL(iv, len(tenants)), args...); err != nil {
 		return fmt.Errorf("compute %s %s–%s: %w", k.table(iv), from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
+// zeroRollup writes a row of zeros, at version, for every (tenant, bucket)
+// of [from, to) that has a row in the rollup table of iv.
+func (s *Store) zeroRollup(ctx context.Context, k *rollupKind, iv Interval, from, to time.Time, version uint64) error {
+	t := k.table(iv)
+	if err := s.conn.Exec(ctx, "INSERT INTO "+t+" (tenant_id, bucket, version) SELECT tenant_id, bucket, toUInt64(?) FROM "+t+
+		" WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?) GROUP BY tenant_id, bucket", version, from.Unix(), to.Unix()); err != nil {
+		return fmt.Errorf("zero %s %s–%s: %w", t, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
 	return nil
 }
