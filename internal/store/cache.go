@@ -31,6 +31,7 @@ type readCache struct {
 	maxHeld  int // buckets kept in all before the cache starts afresh
 
 	mu     sync.Mutex
+	gen    uint64 // bumped whenever this process writes a rollup state
 	states map[string]stateEntry
 	rolled map[rolledKey]map[int64][]uint64
 	held   int
@@ -78,22 +79,47 @@ func newReadCache() *readCache {
 	}
 }
 
+// sharedTimeout bounds a read shared by several requests: it runs on a
+// context of its own, so that one caller going away does not fail the rest.
+const sharedTimeout = 30 * time.Second
+
+// share runs fn once for all callers asking with the same key at the same
+// time and gives each the answer; a caller whose ctx ends stops waiting.
+func (c *readCache) share(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
+	ch := c.flight.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedTimeout)
+		defer cancel()
+		return fn(fctx)
+	})
+	select {
+	case r := <-ch:
+		return r.Val, r.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // cachedRollupState returns the kind's rollup state, read through the cache.
+// A read that started before this process wrote a new state (forgetState)
+// is not kept: the generation it began under is over.
 func (s *Store) cachedRollupState(ctx context.Context, k *rollupKind) (rollupState, error) {
 	c := s.cache
 	c.mu.Lock()
 	e, ok := c.states[k.name]
+	gen := c.gen
 	c.mu.Unlock()
 	if ok && time.Since(e.at) < c.stateTTL {
 		return e.st, nil
 	}
-	v, err, _ := c.flight.Do("state\x00"+k.name, func() (any, error) {
-		st, err := s.rollupState(context.WithoutCancel(ctx), k)
+	v, err := c.share(ctx, fmt.Sprintf("state\x00%s\x00%d", k.name, gen), func(ctx context.Context) (any, error) {
+		st, err := s.rollupState(ctx, k)
 		if err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
-		c.states[k.name] = stateEntry{st: st, at: time.Now()}
+		if c.gen == gen {
+			c.states[k.name] = stateEntry{st: st, at: time.Now()}
+		}
 		c.dropOlder(k.name, st.version)
 		c.mu.Unlock()
 		return st, nil
@@ -125,6 +151,7 @@ func (c *readCache) dropOlder(kind string, version uint64) {
 func (c *readCache) forgetState(kind string) {
 	c.mu.Lock()
 	delete(c.states, kind)
+	c.gen++
 	c.mu.Unlock()
 }
 
@@ -139,8 +166,8 @@ func (s *Store) rolledRows(ctx context.Context, k *rollupKind, iv Interval, tena
 	if ok {
 		return rows, nil
 	}
-	v, err, _ := c.flight.Do(fmt.Sprintf("rolled\x00%v", key), func() (any, error) {
-		rows, err := s.bucketRows(pointQuery(context.WithoutCancel(ctx)), k, k.rolledSQL(iv), tenant, from, to)
+	v, err := c.share(ctx, fmt.Sprintf("rolled\x00%v", key), func(ctx context.Context) (any, error) {
+		rows, err := s.bucketRows(pointQuery(ctx), k, k.rolledSQL(iv), tenant, from, to)
 		if err != nil {
 			return nil, err
 		}
@@ -166,13 +193,12 @@ func (s *Store) rolledRows(ctx context.Context, k *rollupKind, iv Interval, tena
 // liveRows runs a live bucket read; identical reads in flight at once share
 // one query.
 func (s *Store) liveRows(ctx context.Context, k *rollupKind, iv Interval, tenant string, from, to time.Time) (map[int64][]uint64, error) {
-	if to.Sub(from) <= smallLiveRange {
-		ctx = pointQuery(ctx) // the usual case: the open hour or day
-	}
+	point := to.Sub(from) <= smallLiveRange // the usual case: the open hour or day
 	key := fmt.Sprintf("live\x00%s\x00%s\x00%s\x00%d\x00%d", k.name, iv, tenant, from.Unix(), to.Unix())
-	// A request that goes away does not fail the others sharing its read.
-	ctx = context.WithoutCancel(ctx)
-	v, err, _ := s.cache.flight.Do(key, func() (any, error) {
+	v, err := s.cache.share(ctx, key, func(ctx context.Context) (any, error) {
+		if point {
+			ctx = pointQuery(ctx)
+		}
 		return s.bucketRows(ctx, k, k.liveSQL(iv), tenant, from, to)
 	})
 	if err != nil {
@@ -182,18 +208,22 @@ func (s *Store) liveRows(ctx context.Context, k *rollupKind, iv Interval, tenant
 }
 
 // cachedCount returns a count that depends only on the rollup state
-// version, computing it with count on a miss.
-func (c *readCache) cachedCount(key countKey, count func() (uint64, error)) (uint64, error) {
+// version, computing it with count on a miss. A zero is kept only when
+// keepZero says so: "nothing yet" may change at any moment.
+func (c *readCache) cachedCount(ctx context.Context, key countKey, keepZero bool, count func(context.Context) (uint64, error)) (uint64, error) {
 	c.mu.Lock()
 	n, ok := c.counts[key]
 	c.mu.Unlock()
 	if ok {
 		return n, nil
 	}
-	v, err, _ := c.flight.Do(fmt.Sprintf("count\x00%v", key), func() (any, error) {
-		n, err := count()
+	v, err := c.share(ctx, fmt.Sprintf("count\x00%v", key), func(ctx context.Context) (any, error) {
+		n, err := count(ctx)
 		if err != nil {
 			return nil, err
+		}
+		if n == 0 && !keepZero {
+			return n, nil
 		}
 		c.mu.Lock()
 		c.counts[key] = n

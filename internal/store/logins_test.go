@@ -98,6 +98,14 @@ func TestTenantPagesSeekThroughRollup(t *testing.T) {
 		}
 		batch = append(batch, login(fmt.Sprintf("ev-%03d", i), at, status))
 	}
+	// Tenant t2: 50 logins over the last days, and counts the rollup keeps
+	// longer than the rows (retention dropped the raw rows of 60 days ago;
+	// the hourly and daily counts are still there).
+	for i := range 50 {
+		ev := login(fmt.Sprintf("t2-%02d", i), now.Add(-time.Duration(i)*97*time.Minute-3*time.Hour).Truncate(time.Millisecond), event.StatusSuccess)
+		ev.TenantID = "t2"
+		batch = append(batch, ev)
+	}
 	add(now.Add(-time.Hour), batch...)
 	add(now.Add(-time.Hour), batch[100:112]...) // redelivered copies
 	all = append(all, batch...)
@@ -113,8 +121,20 @@ func TestTenantPagesSeekThroughRollup(t *testing.T) {
 	add(now.AddDate(0, 0, -30), old...) // stamped long ago: no sweep finds them
 	all = append(append(all, fresh...), old...)
 
+	gone := now.AddDate(0, 0, -60).Truncate(time.Hour)
+	for _, table := range []string{"login_rollup_hourly", "login_rollup_daily"} {
+		bucket := gone
+		if table == "login_rollup_daily" {
+			bucket = store.Daily.Truncate(gone)
+		}
+		if err := s.Conn().Exec(ctx, fmt.Sprintf("INSERT INTO %s (tenant_id, bucket, success, failed, version) SELECT 't2', toDateTime(%d), 5, 5, 1",
+			table, bucket.Unix())); err != nil {
+			t.Fatal(err)
+		}
+	}
 	day := func(d time.Time) time.Time { return store.Daily.Truncate(d) }
 	filters := []store.LoginFilter{
+		{TenantID: "t2"},
 		{TenantID: "t1"},
 		{TenantID: "t1", Status: "failed"},
 		{TenantID: "t1", From: day(now.AddDate(0, 0, -3)), To: day(now)},

@@ -167,7 +167,7 @@ func (r *Rollup) Recompute(ctx context.Context, kind string, from, to time.Time)
 		if err != nil {
 			return err
 		}
-		return r.store.writeRollupState(ctx, k, st, r.ver.next())
+		return r.store.writeRollupState(ctx, k, &st, r.ver.next())
 	}
 	return fmt.Errorf("rollup: unknown kind %q", kind)
 }
@@ -221,7 +221,7 @@ func (r *Rollup) runKind(ctx context.Context, k *rollupKind, now time.Time) erro
 		// The first run: its start is the floor of the next sweep, written
 		// before any bucket so a run that dies half way still leaves it.
 		st.swept = now
-		if err := r.store.writeRollupState(ctx, k, st, r.ver.next()); err != nil {
+		if err := r.store.writeRollupState(ctx, k, &st, r.ver.next()); err != nil {
 			return err
 		}
 	}
@@ -262,7 +262,7 @@ func (r *Rollup) runKind(ctx context.Context, k *rollupKind, now time.Time) erro
 				return err
 			}
 			st.setMark(p.iv, end) // saved per chunk: a long first run resumes where it stopped
-			if err := r.store.writeRollupState(ctx, k, st, r.ver.next()); err != nil {
+			if err := r.store.writeRollupState(ctx, k, &st, r.ver.next()); err != nil {
 				return err
 			}
 			chunk = end
@@ -287,7 +287,7 @@ func (r *Rollup) runKind(ctx context.Context, k *rollupKind, now time.Time) erro
 		}
 	}
 	st.swept = now
-	return r.store.writeRollupState(ctx, k, st, r.ver.next())
+	return r.store.writeRollupState(ctx, k, &st, r.ver.next())
 }
 
 // computeChunked computes [from, to) a day of raw rows at a time.
@@ -416,7 +416,15 @@ func (s *Store) rollupState(ctx context.Context, k *rollupKind) (rollupState, er
 	return rollupState{hours: unixOrZero(h), days: unixOrZero(d), swept: unixOrZero(sw), version: version}, nil
 }
 
-func (s *Store) writeRollupState(ctx context.Context, k *rollupKind, st rollupState, version uint64) error {
+// writeRollupState records st under a version above the one it was read
+// with (version, from this process's clock, unless that clock is behind the
+// writer of the last one), so that readers' caches see a change, and keeps
+// the version written in st.
+func (s *Store) writeRollupState(ctx context.Context, k *rollupKind, st *rollupState, version uint64) error {
+	if version <= st.version {
+		version = st.version + 1
+	}
+	st.version = version
 	at := func(t time.Time) time.Time {
 		if t.IsZero() {
 			return time.Unix(0, 0).UTC()
