@@ -45,7 +45,7 @@ func (j *Job) Run(ctx context.Context, tenant, user, actor string) error {
 	if j.Now != nil {
 		now = j.Now
 	}
-	erased, err := j.Store.EraseUser(ctx, tenant, user, wait)
+	erased, err := j.Store.EraseUser(ctx, tenant, user, actor, wait)
 	if err != nil {
 		return err
 	}

@@ -67,9 +67,9 @@ func TestEraseUserHistory(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(string(body), "e-bob") {
 		t.Errorf("bob's history: %d %s", code, body)
 	}
-	testenv.Eventually(t, 60*time.Second, "the erasure recorded as requested and done", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the erasure recorded as requested, its span and done", func() bool {
 		log, err := a.store.AuditLog(context.Background(), "acme")
-		if err != nil || len(log) != 2 {
+		if err != nil || len(log) != 3 {
 			return false
 		}
 		// audit_log keeps whole seconds: both rows may carry the same time,
@@ -81,6 +81,6 @@ func TestEraseUserHistory(t *testing.T) {
 			}
 			actions[e.Action] = true
 		}
-		return actions["user_erase"] && actions["user_erase_done"]
+		return actions["user_erase"] && actions["user_erase_span"] && actions["user_erase_done"]
 	})
 }

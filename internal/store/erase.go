@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -29,8 +30,11 @@ var userTables = []string{
 // in the background. Token summaries (owner, name, type) of the tokens the
 // user's events named are built again from the events left. The rollups
 // count events, not users; the caller computes the buckets of
-// Erased.From–To again so the counts drop too.
-func (s *Store) EraseUser(ctx context.Context, tenant, user string, wait time.Duration) (Erased, error) {
+// Erased.From–To again so the counts drop too. That span is recorded in
+// audit_log (user_erase_span, by actor) before anything is deleted: an
+// erasure asked again after one that deleted the rows but stopped before
+// the rollups finds no events left, and gets the recorded span instead.
+func (s *Store) EraseUser(ctx context.Context, tenant, user, actor string, wait time.Duration) (Erased, error) {
 	out := Erased{Rows: map[string]uint64{}}
 	var loFrom, loTo, tkFrom, tkTo time.Time
 	var nLogins, nTokens uint64
@@ -49,6 +53,18 @@ func (s *Store) EraseUser(ctx context.Context, tenant, user string, wait time.Du
 		out.From, out.To = loFrom, loTo
 	case nTokens > 0:
 		out.From, out.To = tkFrom, tkTo
+	}
+	if out.From.IsZero() {
+		var err error
+		if out.From, out.To, err = s.recordedEraseSpan(ctx, tenant, user); err != nil {
+			return out, err
+		}
+	} else {
+		span, _ := json.Marshal(eraseSpan{From: out.From, To: out.To})
+		if err := s.InsertAudit(ctx, AuditEntry{TenantID: tenant, At: time.Now(), Actor: actor, Action: "user_erase_span",
+			Target: user, Detail: string(span)}); err != nil {
+			return out, fmt.Errorf("erase: record the span: %w", err)
+		}
 	}
 	// The tokens whose events name the user: their summaries (owner, name,
 	// type) are built again from the events that remain.
@@ -176,4 +192,25 @@ func tokenSummaryRebuild() (string, error) {
 		}
 	}
 	return "", errors.New("erase: the migrations hold no token_summary backfill to rebuild summaries with")
+}
+
+// eraseSpan is the detail of a user_erase_span audit row.
+type eraseSpan struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// recordedEraseSpan is the span the latest erasure of the user recorded;
+// zero when none did.
+func (s *Store) recordedEraseSpan(ctx context.Context, tenant, user string) (from, to time.Time, err error) {
+	details, err := queryRows(ctx, s, scanString, `SELECT detail FROM audit_log
+		WHERE tenant_id = ? AND action = 'user_erase_span' AND target = ? ORDER BY at DESC LIMIT 1`, tenant, user)
+	if err != nil || len(details) == 0 {
+		return time.Time{}, time.Time{}, err
+	}
+	var sp eraseSpan
+	if err := json.Unmarshal([]byte(details[0]), &sp); err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("erase: recorded span %q: %w", details[0], err)
+	}
+	return sp.From, sp.To, nil
 }
