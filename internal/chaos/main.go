@@ -450,7 +450,7 @@ func runScenario(ctx context.Context, s *stack, o options, key, name string, fau
 	var lg *loadgenRun
 	if o.loadgen > 0 {
 		var err error
-		if lg, err = s.startLoadgen(ctx, o); err != nil {
+		if lg, err = s.startLoadgen(ctx); err != nil {
 			return r, err
 		}
 	}
@@ -545,18 +545,21 @@ type loadgenRun struct {
 	published    int
 }
 
-func (s *stack) startLoadgen(ctx context.Context, o options) (*loadgenRun, error) {
+func (s *stack) startLoadgen(ctx context.Context) (*loadgenRun, error) {
 	before, err := s.loadgenStored(ctx)
 	if err != nil {
 		return nil, err
 	}
 	lg := &loadgenRun{storedBefore: before}
-	lg.cmd = exec.Command(filepath.Join(s.o.bin, "loadgen"), "-nats", s.natsURL, "-rate", fmt.Sprint(o.loadgen),
-		"-duration", o.duration.String(), "-tenants", fmt.Sprint(len(loadgenTenants)), "-quiet", "-flush-timeout", "3m")
+	lg.cmd = exec.Command(filepath.Join(s.o.bin, "loadgen"), "-nats", s.natsURL, "-rate", fmt.Sprint(s.o.loadgen),
+		"-duration", s.o.duration.String(), "-tenants", fmt.Sprint(len(loadgenTenants)), "-quiet", "-flush-timeout", "3m")
 	lg.cmd.Stdout = &lg.out
-	if lg.cmd.Stderr, err = os.OpenFile(filepath.Join(s.dir, "loadgen.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+	logf, err := os.OpenFile(filepath.Join(s.dir, "loadgen.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
 		return nil, err
 	}
+	defer logf.Close() // the child has its own copy once started
+	lg.cmd.Stderr = logf
 	if err := lg.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("loadgen (make build): %w", err)
 	}

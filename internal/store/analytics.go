@@ -70,6 +70,25 @@ type LoginBucket struct {
 	UniqueUsers, UniqueIPs                               uint64
 }
 
+// Count is the bucket's number of logins of a status, of every status for "".
+func (b LoginBucket) Count(status string) uint64 {
+	switch status {
+	case "":
+		return b.Success + b.Failed + b.Blocked + b.TwoFARequired + b.TwoFAFailed
+	case "success":
+		return b.Success
+	case "failed":
+		return b.Failed
+	case "blocked":
+		return b.Blocked
+	case "2fa_required":
+		return b.TwoFARequired
+	case "2fa_failed":
+		return b.TwoFAFailed
+	}
+	return 0
+}
+
 // TokenBucket is one bucket of token analytics; TestUses and LiveUses are
 // authenticated events per environment.
 type TokenBucket struct {

@@ -17,10 +17,11 @@ type Erased struct {
 }
 
 // userTables hold a user's rows: raw events and their by-time copies,
-// alerts and the index that flags logins, profiles, the token ↔ user map.
+// alerts and the index that flags logins, profiles. The token ↔ user map
+// (token_users) holds them too; EraseUser deletes it last.
 var userTables = []string{
 	"login_events", "login_events_by_time", "token_events", "token_events_by_time",
-	"alerts", "alerts_by_event", "users", "token_users",
+	"alerts", "alerts_by_event", "users",
 }
 
 // EraseUser deletes every row of one user of a tenant (a privacy request)
@@ -74,9 +75,6 @@ func (s *Store) EraseUser(ctx context.Context, tenant, user, actor string, wait 
 	}
 	deadline := time.Now().Add(wait)
 	for _, t := range userTables {
-		if t == "token_users" {
-			continue // last: until the summaries are rebuilt, a retry finds the tokens here
-		}
 		var n uint64
 		if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+t+" WHERE tenant_id = ? AND user_id = ?", tenant, user).Scan(&n); err != nil {
 			return out, fmt.Errorf("erase: count %s: %w", t, err)
@@ -101,6 +99,8 @@ func (s *Store) EraseUser(ctx context.Context, tenant, user, actor string, wait 
 		}
 		out.Rows["token_summary"] += n
 	}
+	// The map goes last: until the summaries are rebuilt, a retry finds the
+	// tokens in it.
 	if len(tokens) > 0 {
 		out.Rows["token_users"] = uint64(len(tokens))
 		if err := s.conn.Exec(ctx, "ALTER TABLE "+inPlace("token_users", s.cluster)+" DELETE WHERE tenant_id = ? AND user_id = ?", tenant, user); err != nil {
@@ -176,8 +176,7 @@ func later(a, b time.Time) time.Time {
 // tokenSummaryRebuild is the backfill statement of 0003_tokens.sql (the
 // expressions of token_summary_mv) narrowed to some tokens of one tenant:
 // its placeholders are the tenant, the token list and a user whose events
-// are left out. The SQL stays in
-// the migration, in one place.
+// are left out. The SQL stays in the migration, in one place.
 func tokenSummaryRebuild() (string, error) {
 	migs, err := Migrations()
 	if err != nil {

@@ -166,20 +166,7 @@ func (s *Store) countTenantLogins(ctx context.Context, f LoginFilter) (uint64, b
 	}
 	var n uint64
 	for _, d := range days {
-		switch f.Status {
-		case "":
-			n += d.Success + d.Failed + d.Blocked + d.TwoFARequired + d.TwoFAFailed
-		case "success":
-			n += d.Success
-		case "failed":
-			n += d.Failed
-		case "blocked":
-			n += d.Blocked
-		case "2fa_required":
-			n += d.TwoFARequired
-		case "2fa_failed":
-			n += d.TwoFAFailed
-		}
+		n += d.Count(f.Status)
 	}
 	if f.From.IsZero() {
 		// Rows older than the first rolled-up day (the job started late) are counted live.
@@ -445,6 +432,25 @@ type LoginStats struct {
 // UserLoginStats counts them.
 var deviceTypes = []string{"unknown", "desktop", "mobile", "tablet", "bot"}
 
+// userStatsSQL is UserLoginStats' one pass; its placeholders are the start
+// of the last 30 days three times, tenant and user (the alerts), the start
+// once per device type, then tenant and user (the logins).
+var userStatsSQL = func() string {
+	var q strings.Builder
+	q.WriteString(`SELECT
+		uniqExactIf(id, status = 'success'),
+		uniqExactIf(id, status = 'success' AND occurred_at >= toDateTime(?)),
+		uniqExactIf(id, status IN ('failed', '2fa_failed') AND occurred_at >= toDateTime(?)),
+		uniqExactIf(ip_address, status = 'success' AND occurred_at >= toDateTime(?)),
+		maxIf(occurred_at, status = 'success'),
+		uniqExactIf(id, id IN (SELECT event_id FROM alerts_by_event WHERE tenant_id = ? AND user_id = ?))`)
+	for _, d := range deviceTypes {
+		q.WriteString(",\n\t\tuniqExactIf(id, status = 'success' AND occurred_at >= toDateTime(?) AND device_type = '" + d + "')")
+	}
+	q.WriteString("\n\t\tFROM login_events WHERE tenant_id = ? AND user_id = ?")
+	return q.String()
+}()
+
 // UserLoginStats computes a user's stats; "last 30 days" is the 30 × 24
 // hours before now. One pass over the user's rows: the devices are one
 // count per device type, and the flagged logins are the user's ids that
@@ -454,24 +460,14 @@ func (s *Store) UserLoginStats(ctx context.Context, tenant, user string, now tim
 	st := LoginStats{Devices: map[string]uint64{}}
 	var last time.Time
 	devices := make([]uint64, len(deviceTypes))
-	var q strings.Builder
-	q.WriteString(`SELECT
-		uniqExactIf(id, status = 'success'),
-		uniqExactIf(id, status = 'success' AND occurred_at >= toDateTime(?)),
-		uniqExactIf(id, status IN ('failed', '2fa_failed') AND occurred_at >= toDateTime(?)),
-		uniqExactIf(ip_address, status = 'success' AND occurred_at >= toDateTime(?)),
-		maxIf(occurred_at, status = 'success'),
-		uniqExactIf(id, id IN (SELECT event_id FROM alerts_by_event WHERE tenant_id = ? AND user_id = ?))`)
 	args := []any{since, since, since, tenant, user}
 	dest := []any{&st.TotalLogins, &st.LoginsLast30Days, &st.FailedLast30Days, &st.UniqueIPsLast30, &last, &st.SuspiciousLogins}
-	for i, d := range deviceTypes {
-		q.WriteString(",\n\t\tuniqExactIf(id, status = 'success' AND occurred_at >= toDateTime(?) AND device_type = '" + d + "')")
+	for i := range deviceTypes {
 		args = append(args, since)
 		dest = append(dest, &devices[i])
 	}
-	q.WriteString("\n\t\tFROM login_events WHERE tenant_id = ? AND user_id = ?")
 	args = append(args, tenant, user)
-	if err := s.conn.QueryRow(pointQuery(ctx), q.String(), args...).Scan(dest...); err != nil {
+	if err := s.conn.QueryRow(pointQuery(ctx), userStatsSQL, args...).Scan(dest...); err != nil {
 		return st, err
 	}
 	if st.TotalLogins > 0 {

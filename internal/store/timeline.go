@@ -74,26 +74,24 @@ func (s *Store) tenantTimeline(ctx context.Context, f LoginFilter) (hours []hour
 	if !to.After(from) || to.Sub(from) > maxBuckets*time.Hour {
 		return nil, 0, false, nil
 	}
-	buckets, err := s.analytics(ctx, loginKind, f.TenantID, Hourly, from, to)
+	buckets, err := s.LoginAnalytics(ctx, f.TenantID, Hourly, from, to)
 	if err != nil {
 		return nil, 0, false, err
 	}
 	hours = make([]hourCount, len(buckets))
 	for i, b := range buckets {
-		hours[len(buckets)-1-i] = hourCount{start: b.start, n: statusCount(f.Status, b.counts)}
+		hours[len(buckets)-1-i] = hourCount{start: b.Start, n: b.Count(f.Status)}
 	}
-	if f.From.IsZero() || f.From.Before(from) {
-		// Rows older than the counted hours (the job started late).
+	if f.From.IsZero() && firstRaw.Before(from) {
+		// Rows older than the counted hours: the range starts at the first
+		// rolled-up day and these rows were stored after the job began.
+		// (With a lower bound, from is that bound or the first row's hour,
+		// and nothing of the list lies before it.)
 		older, err = s.cache.cachedCount(ctx, countKey{kind: loginKind.name, what: "older than the counted hours", tenant: f.TenantID,
 			status: f.Status, before: from.Unix(), version: st.version}, true, func(ctx context.Context) (uint64, error) {
 			var n uint64
-			q := "SELECT uniqExact(id) FROM login_events_by_time WHERE tenant_id = ? AND occurred_at < toDateTime(?)"
-			args := []any{f.TenantID, from.Unix()}
-			if !f.From.IsZero() {
-				q += " AND occurred_at >= toDateTime(?)"
-				args = append(args, f.From.Unix())
-			}
-			err := s.conn.QueryRow(pointQuery(ctx), q+statusCond(f.Status), append(args, statusArg(f.Status)...)...).Scan(&n)
+			err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id) FROM login_events_by_time WHERE tenant_id = ? AND occurred_at < toDateTime(?)"+
+				statusCond(f.Status), append([]any{f.TenantID, from.Unix()}, statusArg(f.Status)...)...).Scan(&n)
 			return n, err
 		})
 		if err != nil {
@@ -101,26 +99,6 @@ func (s *Store) tenantTimeline(ctx context.Context, f LoginFilter) (hours []hour
 		}
 	}
 	return hours, older, true, nil
-}
-
-// statusCount picks a status's count (all of them for "") out of a login
-// bucket's measures, in the order of loginKind.measures.
-func statusCount(status string, counts []uint64) uint64 {
-	switch status {
-	case "":
-		return counts[0] + counts[1] + counts[2] + counts[3] + counts[4]
-	case "success":
-		return counts[0]
-	case "failed":
-		return counts[1]
-	case "blocked":
-		return counts[2]
-	case "2fa_required":
-		return counts[3]
-	case "2fa_failed":
-		return counts[4]
-	}
-	return 0
 }
 
 // seekPage finds where rows [offset, offset+limit) of a newest-first list
@@ -166,9 +144,7 @@ func (s *Store) tenantLogins(ctx context.Context, f LoginFilter, offset, limit i
 		return nil, total, true, nil
 	}
 	if total <= directReadMax {
-		where, args := f.where()
-		out, err = s.scanLogins(ctx, "SELECT "+loginColumnsSQL+" FROM "+f.table()+" WHERE "+where+
-			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, offset, limit)...)
+		out, err = s.windowRows(ctx, f, offset, limit)
 		return out, total, true, err
 	}
 	lo, hi, skip, toStart, found := seekPage(hours, uint64(offset), uint64(limit))
