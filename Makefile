@@ -48,7 +48,7 @@ bench: build clickhouse nats
 	$(GO) run ./internal/bench/ingest
 	$(GO) run ./internal/bench/detector
 	$(GO) run ./internal/bench/notifier
-	$(GO) test -run '^$$' -bench LoginOverhead -benchtime 50000x ./examples/gateway/
+	scripts/bench-gateway.sh
 
 # Regenerates docs/dashboard.png from the dashboard's browser test.
 .PHONY: screenshot

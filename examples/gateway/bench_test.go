@@ -42,8 +42,9 @@ func BenchmarkLoginOverhead(b *testing.B) {
 
 func benchLoginOverhead(b *testing.B, clients int, control bool) {
 	// In production NATS runs elsewhere; BENCH_NATS_URL points the
-	// benchmark at a server in another process (even pinned to other
-	// cores) instead of one embedded in this one.
+	// benchmark at a server in another process instead of one embedded in
+	// this one (scripts/bench-gateway.sh starts one pinned to a core of its
+	// own: the figures of the README).
 	url := os.Getenv("BENCH_NATS_URL")
 	if url == "" {
 		url = testenv.StartNATS(b).URL()
