@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"time"
 
@@ -78,8 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := bus.EnsureStreams(ctx, js, topo); err != nil {
 			return err
 		}
-		if _, err := js.CreateOrUpdateKeyValue(ctx, topo.StateBucketConfig(stateMaxAge(rules))); err != nil {
-			return fmt.Errorf("kv %s: %w", bus.StateBucket, err)
+		if _, err := bus.EnsureStateBucket(ctx, js, topo, stateMaxAge(rules)); err != nil {
+			return err
 		}
 		if locks, err = js.KeyValue(ctx, bus.LockoutBucket); err != nil {
 			return err

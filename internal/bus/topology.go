@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -165,6 +166,66 @@ func (t Topology) StateBucketConfig(maxAge time.Duration) jetstream.KeyValueConf
 		Replicas:    t.Replicas,
 		TTL:         maxAge,
 	}
+}
+
+// EnsureStateBucket creates or updates KV auth_detector_state (see
+// StateBucketConfig) and binds it.
+//
+// Every event the detector takes costs one state write, and a stream on a
+// single server (Replicas 1) writes each message to its file before
+// answering, which made the state writes half of the server's CPU. So a
+// single-server bucket is created in JetStream's async persist mode: the
+// server answers once the write is in memory and flushes it to the file
+// right after. A NATS server killed (not stopped) in between forgets those
+// last writes: a device or country seen in the last moment may be reported
+// once more. A replicated bucket (deploy/) keeps the default: its writes are
+// in the Raft log of the other servers before they are answered, and the
+// file store flushes them asynchronously anyway. The mode is chosen when the
+// bucket is created and JetStream cannot change it afterwards; an existing
+// bucket keeps the one it has.
+func EnsureStateBucket(ctx context.Context, js jetstream.JetStream, t Topology, maxAge time.Duration) (jetstream.KeyValue, error) {
+	kc := t.StateBucketConfig(maxAge)
+	name := "KV_" + StateBucket
+	mode := jetstream.DefaultPersistMode
+	if st, err := js.Stream(ctx, name); err == nil {
+		mode = st.CachedInfo().Config.PersistMode
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("kv %s: %w", StateBucket, err)
+	} else if max(kc.Replicas, 1) == 1 {
+		mode = jetstream.AsyncPersistMode
+	}
+	if mode == jetstream.DefaultPersistMode {
+		return js.CreateOrUpdateKeyValue(ctx, kc)
+	}
+	// nats.go's KeyValueConfig has no persist mode: the bucket's stream is
+	// declared here as nats.go would declare it, with the mode added.
+	dup := 2 * time.Minute
+	if kc.TTL > 0 && kc.TTL < dup {
+		dup = kc.TTL
+	}
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              name,
+		Description:       kc.Description,
+		Subjects:          []string{"$KV." + StateBucket + ".>"},
+		MaxMsgsPerSubject: int64(kc.History),
+		MaxBytes:          -1,
+		MaxAge:            kc.TTL,
+		MaxMsgSize:        -1,
+		MaxMsgs:           -1,
+		MaxConsumers:      -1,
+		Storage:           kc.Storage,
+		Replicas:          max(kc.Replicas, 1),
+		AllowRollup:       true,
+		DenyDelete:        true,
+		AllowDirect:       true,
+		Discard:           jetstream.DiscardNew,
+		Duplicates:        dup,
+		PersistMode:       mode,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kv %s: %w", StateBucket, err)
+	}
+	return js.KeyValue(ctx, StateBucket)
 }
 
 // Webhook notifications (SPEC §3 "Alert notifications"): the definitions

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -28,7 +30,8 @@ type States struct {
 	stream jetstream.Stream
 	max    int // cached entries at most
 
-	cache map[string]*entry // used by the worker goroutine only
+	cache   map[string]*entry // used by the worker goroutine only
+	noMulti bool              // the server cannot read many keys in one request
 }
 
 // entry is one cached state: as read from KV (data) until a batch first
@@ -113,7 +116,8 @@ func OpenStates(ctx context.Context, js jetstream.JetStream, maxCached int) (*St
 func subjectOf(key string) string { return "$KV." + bus.StateBucket + "." + key }
 
 // load makes sure the entries of keys are cached, reading the missing ones
-// from KV, several at a time.
+// from KV: many to a request (readMany), or one request each where the
+// server cannot do that.
 func (s *States) load(ctx context.Context, keys []string) error {
 	var missing []string
 	for _, k := range keys {
@@ -124,11 +128,120 @@ func (s *States) load(ctx context.Context, keys []string) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	loaded := make([]*entry, len(missing))
-	errs := make([]error, len(missing))
+	var loaded []*entry
+	var err error
+	if !s.noMulti {
+		loaded, err = s.readMany(ctx, missing)
+		if errors.Is(err, errNoMultiGet) {
+			s.noMulti = true
+		}
+	}
+	if s.noMulti {
+		loaded, err = s.readEach(ctx, missing)
+	}
+	if err != nil {
+		return err
+	}
+	s.evict(len(missing), keys)
+	for i, k := range missing {
+		s.cache[k] = loaded[i]
+	}
+	return nil
+}
+
+// errNoMultiGet: the server does not answer multi_last direct gets.
+var errNoMultiGet = errors.New("server has no batched direct get")
+
+// multiGetChunk keeps each request under the server's limit of 1,024
+// messages per batched get.
+const multiGetChunk = 512
+
+// readMany reads the latest state of each key with JetStream's batched
+// direct get (multi_last, nats-server 2.11 and later): one request per 512
+// keys instead of one per key. Keys never written come back empty.
+func (s *States) readMany(ctx context.Context, keys []string) ([]*entry, error) {
+	found := make(map[string]*entry, len(keys))
+	for start := 0; start < len(keys); start += multiGetChunk {
+		if err := s.readChunk(ctx, keys[start:min(start+multiGetChunk, len(keys))], found); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]*entry, len(keys))
+	for i, k := range keys {
+		if e := found[k]; e != nil {
+			out[i] = e
+		} else {
+			out[i] = &entry{kind: kindOf(k)}
+		}
+	}
+	return out, nil
+}
+
+// readChunk runs one batched get and files what it returns in found by key.
+func (s *States) readChunk(ctx context.Context, keys []string, found map[string]*entry) error {
+	nc := s.js.Conn()
+	subjects := make([]string, len(keys))
+	for i, k := range keys {
+		subjects[i] = subjectOf(k)
+	}
+	req, err := json.Marshal(struct {
+		MultiLast []string `json:"multi_last"`
+	}{subjects})
+	if err != nil {
+		return err
+	}
+	inbox := nc.NewRespInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.PublishRequest("$JS.API.DIRECT.GET.KV_"+bus.StateBucket, inbox, req); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	prefix := "$KV." + bus.StateBucket + "."
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return fmt.Errorf("read states: %w", err)
+		}
+		if m.Header.Get("Status") != "" || len(m.Data) == 0 && m.Header.Get("Nats-Sequence") == "" {
+			switch m.Header.Get("Status") {
+			case "204": // end of batch
+				return nil
+			case "404": // none of them written yet
+				return nil
+			case "503":
+				return errNoMultiGet
+			}
+			// Servers before 2.11 take the request for an empty one.
+			if strings.Contains(strings.ToLower(m.Header.Get("Description")), "empty request") {
+				return errNoMultiGet
+			}
+			return fmt.Errorf("read states: status %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
+		}
+		key, ok := strings.CutPrefix(m.Header.Get("Nats-Subject"), prefix)
+		seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
+		if !ok || err != nil {
+			return fmt.Errorf("read states: unexpected answer for %q", m.Header.Get("Nats-Subject"))
+		}
+		e := &entry{kind: kindOf(key), rev: seq}
+		if op := m.Header.Get("KV-Operation"); op != "DEL" && op != "PURGE" {
+			e.data = m.Data
+		}
+		found[key] = e
+	}
+}
+
+// readEach reads the keys one request each, several at a time.
+func (s *States) readEach(ctx context.Context, keys []string) ([]*entry, error) {
+	loaded := make([]*entry, len(keys))
+	errs := make([]error, len(keys))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
-	for i, k := range missing {
+	for i, k := range keys {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -137,14 +250,7 @@ func (s *States) load(ctx context.Context, keys []string) error {
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	s.evict(len(missing), keys)
-	for i, k := range missing {
-		s.cache[k] = loaded[i]
-	}
-	return nil
+	return loaded, errors.Join(errs...)
 }
 
 // read fetches one key's latest state; a key never written, deleted or

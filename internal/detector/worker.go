@@ -147,14 +147,47 @@ func (w *Worker) Run(ctx context.Context) error {
 	go func() { defer close(finisherDone); w.finish(pctx, finishing) }()
 	defer func() { close(finishing); <-finisherDone }()
 
+	// Batches are cut and decoded one ahead of the one being processed:
+	// decoding needs no state, so it runs while the previous batch waits
+	// for its state writes to be stored.
+	ready := make(chan []item, 1)
+	go w.batches(in, ready)
 	tick := time.NewTicker(w.cfg.FlushInterval / 2)
 	defer tick.Stop()
+	for {
+		select {
+		case items, ok := <-ready:
+			if !ok {
+				if len(w.unlocks) > 0 {
+					w.process(pctx, nil, finishing)
+				}
+				return nil
+			}
+			w.process(pctx, items, finishing)
+		case <-tick.C:
+			if len(w.unlocks) > 0 {
+				w.process(pctx, nil, finishing)
+			}
+		}
+	}
+}
+
+// batches cuts the delivered messages into batches of BatchSize, or of what
+// came within FlushInterval of a batch's first message, decodes each and
+// hands it on. It closes out when in is closed, after the last batch.
+func (w *Worker) batches(in <-chan jetstream.Msg, out chan<- []item) {
+	defer close(out)
+	tick := time.NewTicker(w.cfg.FlushInterval / 2)
+	defer tick.Stop()
+	// One enricher for the worker's life: its user-agent and place caches
+	// stay warm from batch to batch.
+	enr := enrich.New(w.geo)
 	var batch []jetstream.Msg
 	var started time.Time
 	flush := func() {
-		if len(batch) > 0 || len(w.unlocks) > 0 {
-			w.process(pctx, batch, finishing)
-			batch = make([]jetstream.Msg, 0, w.cfg.BatchSize) // the finisher holds the old one
+		if len(batch) > 0 {
+			out <- w.decode(enr, batch)
+			batch = make([]jetstream.Msg, 0, w.cfg.BatchSize)
 		}
 	}
 	for {
@@ -162,7 +195,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case m, ok := <-in:
 			if !ok {
 				flush()
-				return nil
+				return
 			}
 			if len(batch) == 0 {
 				started = w.now()
@@ -172,7 +205,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				flush()
 			}
 		case <-tick.C:
-			if len(batch) > 0 && w.now().Sub(started) >= w.cfg.FlushInterval || len(batch) == 0 && len(w.unlocks) > 0 {
+			if len(batch) > 0 && w.now().Sub(started) >= w.cfg.FlushInterval {
 				flush()
 			}
 		}
@@ -183,9 +216,12 @@ func (w *Worker) Run(ctx context.Context) error {
 // written, dead letters filed; then it hands the batch to finish, which
 // stores the alerts and acks. Failures of NATS are retried until they
 // pass; meanwhile the messages are kept from redelivery with InProgress.
-func (w *Worker) process(ctx context.Context, msgs []jetstream.Msg, finish chan<- *finished) {
+func (w *Worker) process(ctx context.Context, items []item, finish chan<- *finished) {
 	start := time.Now()
-	items := w.decode(msgs)
+	msgs := make([]jetstream.Msg, len(items))
+	for i := range items {
+		msgs[i] = items[i].msg
+	}
 	var keys []string
 	seen := map[string]bool{}
 	addKey := func(k string) {
@@ -413,9 +449,8 @@ func (w *Worker) apply(items []item, only map[string]bool) []keyResult {
 }
 
 // decode turns messages into items; what cannot be used becomes a dead letter.
-func (w *Worker) decode(msgs []jetstream.Msg) []item {
+func (w *Worker) decode(enr *enrich.Enricher, msgs []jetstream.Msg) []item {
 	var dec event.Decoder
-	enr := enrich.New(w.geo)
 	items := make([]item, len(msgs))
 	for i, m := range msgs {
 		it := &items[i]

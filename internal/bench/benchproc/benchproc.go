@@ -30,6 +30,11 @@ func StartNATS(bin, dir string) (string, func(), error) {
 	}
 	conf := filepath.Join(dir, "nats.conf")
 	body := fmt.Sprintf("listen: 127.0.0.1:%d\nmax_payload: 2MB\njetstream { store_dir: %q }\n", port, filepath.Join(dir, "js"))
+	// BENCH_NATS_PROF_PORT serves the server's pprof there, to see where
+	// its CPU goes during a run.
+	if p := os.Getenv("BENCH_NATS_PROF_PORT"); p != "" {
+		body += "prof_port: " + p + "\n"
+	}
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		return "", nil, err
 	}

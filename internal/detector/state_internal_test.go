@@ -1,0 +1,103 @@
+package detector
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/authwatch/authwatch/internal/bus"
+	"github.com/authwatch/authwatch/internal/testenv"
+)
+
+// load reads states in batches of many keys per request; where a server
+// cannot, one request per key. Both must see the same thing: the latest
+// value and revision of each key, and an empty state at revision 0 for a
+// key never written (so a write creates it) or at its marker's revision
+// for a deleted one.
+func TestLoadReadsWhatKVHolds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, err := nats.Connect(testenv.StartNATS(t).URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := bus.EnsureStateBucket(ctx, js, bus.DefaultTopology(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More keys than one batched request takes.
+	var keys []string
+	want := map[string]string{}
+	revs := map[string]uint64{}
+	for i := range multiGetChunk + 100 {
+		k := userKey("t1", fmt.Sprintf("user-%d", i))
+		keys = append(keys, k)
+		switch i % 4 {
+		case 0: // never written
+		case 1, 2:
+			v := fmt.Sprintf(`{"n":%d}`, i)
+			if i%4 == 2 {
+				if _, err := kv.Put(ctx, k, []byte(`{"old":true}`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rev, err := kv.Put(ctx, k, []byte(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[k], revs[k] = v, rev
+		case 3: // written, then deleted
+			if _, err := kv.Put(ctx, k, []byte(`{"gone":true}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := kv.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+			st, err := js.Stream(ctx, "KV_"+bus.StateBucket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := st.GetLastMsgForSubject(ctx, subjectOf(k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			revs[k] = e.Sequence
+		}
+	}
+	keys = append(keys, ipKey("t1", "10.0.0.1"), tokenKey("t1", "tok_1"))
+
+	for _, multi := range []bool{true, false} {
+		t.Run(fmt.Sprintf("batched=%v", multi), func(t *testing.T) {
+			s, err := OpenStates(ctx, js, 10_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.noMulti = !multi
+			if err := s.load(ctx, keys); err != nil {
+				t.Fatal(err)
+			}
+			if s.noMulti == multi {
+				t.Fatalf("batched reads in use: %v, want %v", !s.noMulti, multi)
+			}
+			for _, k := range keys {
+				e := s.cache[k]
+				if e == nil {
+					t.Fatalf("%s not loaded", k)
+				}
+				if e.rev != revs[k] || string(e.data) != want[k] || e.kind != kindOf(k) {
+					t.Errorf("%s: rev %d data %q kind %s; want rev %d data %q kind %s",
+						k, e.rev, e.data, e.kind, revs[k], want[k], kindOf(k))
+				}
+			}
+		})
+	}
+}
