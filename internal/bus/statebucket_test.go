@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/authwatch/authwatch/internal/bus"
@@ -15,7 +14,7 @@ import (
 func TestEnsureStateBucket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	js := connect(t)
+	js := testenv.StartNATS(t).JetStream(t)
 	topo := bus.DefaultTopology()
 
 	kv, err := bus.EnsureStateBucket(ctx, js, topo, 24*time.Hour)
@@ -62,7 +61,7 @@ func TestEnsureStateBucket(t *testing.T) {
 func TestEnsureStateBucketKeepsAnOlderBucketsMode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	js := connect(t)
+	js := testenv.StartNATS(t).JetStream(t)
 	topo := bus.DefaultTopology()
 	// A bucket made by an earlier release, in the default mode.
 	old, err := js.CreateKeyValue(ctx, topo.StateBucketConfig(24*time.Hour))
@@ -82,20 +81,6 @@ func TestEnsureStateBucketKeepsAnOlderBucketsMode(t *testing.T) {
 	if got := stateStream(ctx, t, js); got.PersistMode != jetstream.DefaultPersistMode {
 		t.Errorf("an existing bucket's mode changed to %s", got.PersistMode)
 	}
-}
-
-func connect(t *testing.T) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(testenv.StartNATS(t).URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
 }
 
 func stateStream(ctx context.Context, t *testing.T, js jetstream.JetStream) jetstream.StreamConfig {

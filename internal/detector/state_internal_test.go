@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/authwatch/authwatch/internal/bus"
 	"github.com/authwatch/authwatch/internal/testenv"
 )
@@ -21,15 +18,7 @@ import (
 func TestLoadReadsWhatKVHolds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nc, err := nats.Connect(testenv.StartNATS(t).URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testenv.StartNATS(t).JetStream(t)
 	kv, err := bus.EnsureStateBucket(ctx, js, bus.DefaultTopology(), time.Hour)
 	if err != nil {
 		t.Fatal(err)

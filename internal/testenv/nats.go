@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // NATS is an embedded nats-server with JetStream, listening on a free
@@ -42,6 +44,21 @@ func StartNATS(t testing.TB) *NATS {
 // URL is the client URL of the server.
 func (n *NATS) URL() string {
 	return "nats://127.0.0.1:" + strconv.Itoa(n.opts.Port)
+}
+
+// JetStream connects to the server for the test (closed at cleanup).
+func (n *NATS) JetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(n.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
 
 // Start (re)starts the server; it is started already by StartNATS.
