@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if locks, err = js.KeyValue(ctx, bus.LockoutBucket); err != nil {
 			return err
 		}
-		if states, err = detector.OpenStates(ctx, js, cfg.MaxCached); err != nil {
+		if states, err = detector.OpenStates(ctx, js, cfg.MaxCached, log); err != nil {
 			return err
 		}
 		cons, err = bus.EnsureConsumer(ctx, js, cfg.Consumer, bus.EventsStream)

@@ -2,6 +2,9 @@ package bus_test
 
 import (
 	"context"
+	"maps"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +83,34 @@ func TestEnsureStateBucketKeepsAnOlderBucketsMode(t *testing.T) {
 	}
 	if got := stateStream(ctx, t, js); got.PersistMode != jetstream.DefaultPersistMode {
 		t.Errorf("an existing bucket's mode changed to %s", got.PersistMode)
+	}
+}
+
+// The bucket's stream is declared by hand (to add the persist mode); it
+// must stay what nats.go itself would declare for the bucket's config.
+func TestEnsureStateBucketDeclaresWhatNatsGoWould(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topo := bus.DefaultTopology()
+	for _, ttl := range []time.Duration{time.Minute, 97 * 24 * time.Hour} {
+		byNatsGo := testenv.StartNATS(t).JetStream(t)
+		if _, err := byNatsGo.CreateKeyValue(ctx, topo.StateBucketConfig(ttl)); err != nil {
+			t.Fatal(err)
+		}
+		byUs := testenv.StartNATS(t).JetStream(t)
+		if _, err := bus.EnsureStateBucket(ctx, byUs, topo, ttl); err != nil {
+			t.Fatal(err)
+		}
+		want, got := stateStream(ctx, t, byNatsGo), stateStream(ctx, t, byUs)
+		got.PersistMode = want.PersistMode
+		// The server notes in the metadata the API level each needs (the
+		// persist mode needs a newer one); those are its notes, not ours.
+		for _, c := range []*jetstream.StreamConfig{&got, &want} {
+			maps.DeleteFunc(c.Metadata, func(k, _ string) bool { return strings.HasPrefix(k, "_nats.") })
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("ttl %s: stream config\n got %+v\nwant %+v", ttl, got, want)
+		}
 	}
 }
 

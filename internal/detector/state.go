@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,8 +31,11 @@ type States struct {
 	stream jetstream.Stream
 	max    int // cached entries at most
 
-	cache   map[string]*entry // used by the worker goroutine only
-	noMulti bool              // the server cannot read many keys in one request
+	log *slog.Logger
+
+	cache      map[string]*entry // used by the worker goroutine only
+	noMulti    bool              // the server cannot read many keys in one request
+	reconnects uint64            // the connection's reconnects when the cache was last checked
 }
 
 // entry is one cached state: as read from KV (data) until a batch first
@@ -105,15 +109,29 @@ func tokenKey(tenant, token string) string {
 }
 
 // OpenStates binds the state bucket (created by EnsureStateBucket).
-func OpenStates(ctx context.Context, js jetstream.JetStream, maxCached int) (*States, error) {
+func OpenStates(ctx context.Context, js jetstream.JetStream, maxCached int, log *slog.Logger) (*States, error) {
 	s, err := js.Stream(ctx, "KV_"+bus.StateBucket)
 	if err != nil {
 		return nil, fmt.Errorf("state bucket: %w", err)
 	}
-	return &States{js: js, stream: s, max: maxCached, cache: map[string]*entry{}}, nil
+	return &States{js: js, stream: s, max: maxCached, log: log, cache: map[string]*entry{},
+		reconnects: js.Conn().Stats().Reconnects}, nil
 }
 
 func subjectOf(key string) string { return "$KV." + bus.StateBucket + "." + key }
+
+// checkConnection empties the cache when the connection to NATS was lost
+// since the last check. A single server in async persist mode that was
+// killed can come back without its last writes, and reuse their
+// sequences: a revision cached from before could then match another
+// detector's newer write and let a compare-and-set through that should
+// fail. Called between batches, when no entry is dirty.
+func (s *States) checkConnection() {
+	if n := s.js.Conn().Stats().Reconnects; n != s.reconnects {
+		s.reconnects = n
+		clear(s.cache)
+	}
+}
 
 // load makes sure the entries of keys are cached, reading the missing ones
 // from KV: many to a request (readMany), or one request each where the
@@ -133,6 +151,7 @@ func (s *States) load(ctx context.Context, keys []string) error {
 	if !s.noMulti {
 		loaded, err = s.readMany(ctx, missing)
 		if errors.Is(err, errNoMultiGet) {
+			s.log.Warn("the NATS server cannot read many keys in one request (nats-server 2.11 can): reading states one request each")
 			s.noMulti = true
 		}
 	}
@@ -177,8 +196,35 @@ func (s *States) readMany(ctx context.Context, keys []string) ([]*entry, error) 
 	return out, nil
 }
 
-// readChunk runs one batched get and files what it returns in found by key.
+// readChunk reads the keys of one batched get, asking again for those a
+// reply left out (the server stops at its max_pending bytes and says how
+// many it did not send), and files what it gets in found by key.
 func (s *States) readChunk(ctx context.Context, keys []string, found map[string]*entry) error {
+	for len(keys) > 0 {
+		pending, err := s.getBatch(ctx, keys, found)
+		if err != nil {
+			return err
+		}
+		if !pending {
+			return nil
+		}
+		var rest []string
+		for _, k := range keys {
+			if found[k] == nil {
+				rest = append(rest, k)
+			}
+		}
+		if len(rest) == len(keys) {
+			return errors.New("read states: the server returned none of the keys it said it had")
+		}
+		keys = rest
+	}
+	return nil
+}
+
+// getBatch sends one multi_last direct get for keys. pending says the
+// server has more of them than it sent.
+func (s *States) getBatch(ctx context.Context, keys []string, found map[string]*entry) (pending bool, err error) {
 	nc := s.js.Conn()
 	subjects := make([]string, len(keys))
 	for i, k := range keys {
@@ -188,50 +234,56 @@ func (s *States) readChunk(ctx context.Context, keys []string, found map[string]
 		MultiLast []string `json:"multi_last"`
 	}{subjects})
 	if err != nil {
-		return err
+		return false, err
 	}
-	inbox := nc.NewRespInbox()
+	// An inbox of its own: one under nats.go's shared request prefix would
+	// bring every reply twice (once to the client's shared subscription).
+	inbox := nc.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	if err := nc.PublishRequest("$JS.API.DIRECT.GET.KV_"+bus.StateBucket, inbox, req); err != nil {
-		return err
+		return false, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	prefix := "$KV." + bus.StateBucket + "."
+	got := 0
 	for {
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
-			return fmt.Errorf("read states: %w", err)
+			return false, fmt.Errorf("read states: %w", err)
 		}
-		if m.Header.Get("Status") != "" || len(m.Data) == 0 && m.Header.Get("Nats-Sequence") == "" {
-			switch m.Header.Get("Status") {
-			case "204": // end of batch
-				return nil
-			case "404": // none of them written yet
-				return nil
-			case "503":
-				return errNoMultiGet
+		if status := m.Header.Get("Status"); status != "" {
+			desc := m.Header.Get("Description")
+			switch {
+			case status == "204": // end of the batch
+				return m.Header.Get("Nats-Num-Pending") != "0", nil
+			case status == "404" && got == 0: // none of them written yet
+				return false, nil
+			case status == "408" && strings.EqualFold(desc, "empty request"):
+				// Before 2.11 the server ignores multi_last and sees an
+				// empty request.
+				return false, errNoMultiGet
 			}
-			// Servers before 2.11 take the request for an empty one.
-			if strings.Contains(strings.ToLower(m.Header.Get("Description")), "empty request") {
-				return errNoMultiGet
-			}
-			return fmt.Errorf("read states: status %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
+			// 503 (no responders: the stream is moving or NATS restarting),
+			// a 404 after some messages (one failed to load), anything else:
+			// the batch is retried.
+			return false, fmt.Errorf("read states: status %s %s", status, desc)
 		}
 		key, ok := strings.CutPrefix(m.Header.Get("Nats-Subject"), prefix)
 		seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
 		if !ok || err != nil {
-			return fmt.Errorf("read states: unexpected answer for %q", m.Header.Get("Nats-Subject"))
+			return false, fmt.Errorf("read states: unexpected answer for %q", m.Header.Get("Nats-Subject"))
 		}
 		e := &entry{kind: kindOf(key), rev: seq}
 		if op := m.Header.Get("KV-Operation"); op != "DEL" && op != "PURGE" {
 			e.data = m.Data
 		}
 		found[key] = e
+		got++
 	}
 }
 

@@ -3,8 +3,11 @@ package detector
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/authwatch/authwatch/internal/bus"
 	"github.com/authwatch/authwatch/internal/testenv"
@@ -66,7 +69,7 @@ func TestLoadReadsWhatKVHolds(t *testing.T) {
 
 	for _, multi := range []bool{true, false} {
 		t.Run(fmt.Sprintf("batched=%v", multi), func(t *testing.T) {
-			s, err := OpenStates(ctx, js, 10_000)
+			s, err := OpenStates(ctx, js, 10_000, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,5 +91,43 @@ func TestLoadReadsWhatKVHolds(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// After the connection to NATS was lost, cached states are not trusted: a
+// single server that was killed can come back without its last writes.
+func TestStatesForgetTheCacheAfterAReconnect(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv := testenv.StartNATS(t)
+	js := srv.JetStream(t)
+	if _, err := bus.EnsureStateBucket(ctx, js, bus.DefaultTopology(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStates(ctx, js, 100, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := userKey("t1", "alice")
+	if err := s.load(ctx, []string{k}); err != nil {
+		t.Fatal(err)
+	}
+	s.checkConnection()
+	if s.cache[k] == nil {
+		t.Fatal("the cache was emptied with no reconnect")
+	}
+
+	reconnected := make(chan struct{}, 1)
+	js.Conn().SetReconnectHandler(func(*nats.Conn) { reconnected <- struct{}{} })
+	srv.Stop()
+	srv.Start()
+	select {
+	case <-reconnected:
+	case <-ctx.Done():
+		t.Fatal("no reconnect")
+	}
+	s.checkConnection()
+	if len(s.cache) != 0 {
+		t.Fatalf("%d states still cached after a reconnect", len(s.cache))
 	}
 }

@@ -243,6 +243,7 @@ func (w *Worker) process(ctx context.Context, items []item, finish chan<- *finis
 	}
 
 	retry := bus.Retrier{Log: w.log, Msgs: msgs}
+	w.states.checkConnection()
 	if !retry.Do(ctx, "load state", func() error { return w.states.load(ctx, keys) }) {
 		return
 	}
@@ -330,9 +331,15 @@ type finished struct {
 
 // finish stores the alerts of finished batches in ClickHouse, several
 // batches to an insert when they queue up, then acknowledges them. It
-// returns when in is closed and drained, or ctx ends (what is not acked
-// then is redelivered, and gets the same alerts again).
+// returns when in is closed and drained. Once ctx ends with a batch not
+// stored, it stops storing and acking but still takes what comes until in
+// is closed, so process never blocks on it; what is not acked is
+// redelivered, and gets the same alerts again.
 func (w *Worker) finish(ctx context.Context, in <-chan *finished) {
+	defer func() {
+		for range in {
+		}
+	}()
 	for f := range in {
 		group := []*finished{f}
 		for more := true; more; {
