@@ -7,3 +7,12 @@ func SetDirectReadMax(n uint64) (restore func()) {
 	directReadMax = n
 	return func() { directReadMax = old }
 }
+
+// SetFullRowsMax lets the external tests choose between reading a page's
+// window whole and reading its keys first; it returns a function restoring
+// the default.
+func SetFullRowsMax(n uint64) (restore func()) {
+	old := fullRowsMax
+	fullRowsMax = n
+	return func() { fullRowsMax = old }
+}

@@ -108,7 +108,7 @@ func (s *Store) flaggedLogins(ctx context.Context, f LoginFilter, offset, limit 
 	if total == 0 || offset >= int(total) {
 		return nil, total, nil
 	}
-	keys, err := s.loginKeys(ctx, "SELECT event_id, max(occurred_at) AS t FROM alerts_by_event WHERE "+where+
+	keys, err := s.rowKeys(ctx, "SELECT event_id, max(occurred_at) AS t FROM alerts_by_event WHERE "+where+
 		" GROUP BY event_id ORDER BY t DESC, event_id DESC LIMIT ?, ?", append(args, offset, limit)...)
 	if err != nil {
 		return nil, 0, err
@@ -221,7 +221,7 @@ func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int,
 			continue
 		}
 		where, args := wf.where()
-		keys, err := s.loginKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+
+		keys, err := s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+
 			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, offset, limit)...)
 		if err != nil {
 			return nil, err
@@ -243,7 +243,7 @@ func (s *Store) windowRows(ctx context.Context, f LoginFilter, offset, limit int
 // fullRowsMax is how many rows a window may be expected to hold and still be
 // read whole: reading every column of a few thousand rows costs less than
 // a second query for the page's rows.
-const fullRowsMax = 3000
+var fullRowsMax uint64 = 3000 // a variable so the tests can force either read
 
 // expectedRows is how many of total rows spread evenly over [oldest, end)
 // fall in [lo, end), where end is to, or now when to is zero; 0 when
@@ -280,30 +280,22 @@ func firstWindow(starts []time.Time, to, now, oldest time.Time, total, need uint
 	return len(starts) - 1
 }
 
-// loginKey places one login in the newest-first order.
-type loginKey struct {
+// rowKey places one event (a login, a token event) in the newest-first order.
+type rowKey struct {
 	id string
 	at time.Time
 }
 
-func (s *Store) loginKeys(ctx context.Context, q string, args ...any) ([]loginKey, error) {
-	return queryRows(ctx, s, func(r driver.Rows) (k loginKey, err error) {
+func (s *Store) rowKeys(ctx context.Context, q string, args ...any) ([]rowKey, error) {
+	return queryRows(ctx, s, func(r driver.Rows) (k rowKey, err error) {
 		return k, r.Scan(&k.id, &k.at)
 	}, q, args...)
 }
 
-// directReadMax is how many matching rows a page reads without windows.
-var directReadMax uint64 = 2000 // a variable so the tests can force the window path
-
-// loginsByID fetches the full rows of the given logins of a tenant (and
-// user, when known: the user-keyed table is then the narrow one), in the
-// order of keys, reading only the time span they cover.
-func (s *Store) loginsByID(ctx context.Context, tenant, user string, keys []loginKey) ([]Login, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	lo, hi := keys[0].at, keys[0].at
-	ids := make([]any, len(keys))
+// keySpan is the time span keys cover and their ids, to bind after IN.
+func keySpan(keys []rowKey) (lo, hi time.Time, ids []any) {
+	lo, hi = keys[0].at, keys[0].at
+	ids = make([]any, len(keys))
 	for i, k := range keys {
 		ids[i] = k.id
 		if k.at.Before(lo) {
@@ -313,6 +305,20 @@ func (s *Store) loginsByID(ctx context.Context, tenant, user string, keys []logi
 			hi = k.at
 		}
 	}
+	return lo, hi, ids
+}
+
+// directReadMax is how many matching rows a page reads without windows.
+var directReadMax uint64 = 2000 // a variable so the tests can force the window path
+
+// loginsByID fetches the full rows of the given logins of a tenant (and
+// user, when known: the user-keyed table is then the narrow one), in the
+// order of keys, reading only the time span they cover.
+func (s *Store) loginsByID(ctx context.Context, tenant, user string, keys []rowKey) ([]Login, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	lo, hi, ids := keySpan(keys)
 	table, cond, args := "login_events_by_time", "tenant_id = ?", []any{tenant}
 	if user != "" {
 		table, cond, args = "login_events", "tenant_id = ? AND user_id = ?", []any{tenant, user}

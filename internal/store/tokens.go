@@ -590,37 +590,89 @@ const tokenEventColumnsSQL = `id, token_id, token_name, toString(token_type), to
 	user_id, ip_address, user_agent, metadata, occurred_at`
 
 // TokenEvents returns one page of matching token events, newest first, each
-// event once, and how many events match in all. now places the first, narrow
-// window of the page search when f.To does not.
+// event once, and how many events match in all. now places the windows of
+// the page search when f.To does not.
+//
+// As in loginPage: 18.16 sorts every matching row before LIMIT, so the page
+// is looked for in a recent window first, widened until it holds the page.
+// The count also gives the oldest and newest matching rows: windows that
+// cannot hold the page (the rows spread evenly between the two) are not
+// tried, a window expected to hold few rows is read whole, and a wider one
+// sorts only the key columns, then fetches the page's rows. A window has no
+// end but f.To, so events stamped ahead of now are in the first one.
 func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, limit int, now time.Time) ([]TokenEvent, uint64, error) {
 	where, args := f.where()
 	var total uint64
-	if err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id) FROM "+f.table()+" WHERE "+where, args...).Scan(&total); err != nil {
+	var oldest, newest time.Time
+	if err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id), min(occurred_at), max(occurred_at) FROM "+f.table()+" WHERE "+where,
+		args...).Scan(&total, &oldest, &newest); err != nil {
 		return nil, 0, err
 	}
 	if total == 0 || offset >= int(total) {
 		return nil, total, nil
 	}
-	// As in loginPage: 18.16 sorts every matching row before LIMIT, so look
-	// for the page in a recent window first and widen it until it holds the
-	// page. A window has no end but f.To, so events stamped ahead of now are
-	// in the first one.
+	end := newest.Add(time.Second) // the matching rows all lie in [oldest, end)
 	starts := windowStarts(f.From, f.To, now)
-	for i, lo := range starts {
+	first := firstWindow(starts, f.To, end, oldest, total, uint64(offset+limit))
+	for i, lo := range starts[first:] {
 		wf := f
 		wf.From = lo
 		where, args := wf.where()
-		q := "SELECT " + tokenEventColumnsSQL + " FROM " + f.table() + " WHERE " + where +
-			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?"
-		page, err := s.scanTokenEvents(ctx, q, append(args, offset, limit)...)
+		last := first+i == len(starts)-1
+		order := " ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?"
+		if expectedRows(lo, f.To, end, oldest, total) <= fullRowsMax {
+			page, err := s.scanTokenEvents(ctx, "SELECT "+tokenEventColumnsSQL+" FROM "+f.table()+" WHERE "+where+order,
+				append(args, offset, limit)...)
+			if err != nil || len(page) == limit || last {
+				return page, total, err
+			}
+			continue
+		}
+		keys, err := s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+order, append(args, offset, limit)...)
 		if err != nil {
 			return nil, 0, err
 		}
-		if len(page) == limit || i == len(starts)-1 {
-			return page, total, nil
+		if len(keys) == limit || last {
+			page, err := s.tokenEventsByID(ctx, f, keys)
+			return page, total, err
 		}
 	}
 	return nil, total, nil // unreachable: the last window is unbounded
+}
+
+// tokenEventsByID fetches the full rows of the given events of f's tenant
+// (and token, when set), in the order of keys, reading only the time span
+// they cover.
+func (s *Store) tokenEventsByID(ctx context.Context, f TokenEventFilter, keys []rowKey) ([]TokenEvent, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	lo, hi, ids := keySpan(keys)
+	var c conds
+	c.and("tenant_id = ?", f.TenantID)
+	if f.TokenID != "" {
+		c.and("token_id = ?", f.TokenID)
+	}
+	c.and("occurred_at >= toDateTime(?)", lo.Unix())
+	c.and("occurred_at <= toDateTime(?)", hi.Unix())
+	where, args := c.sql()
+	rows, err := s.scanTokenEvents(ctx, "SELECT "+tokenEventColumnsSQL+" FROM "+f.table()+" WHERE "+where+
+		" AND id IN ("+placeholders(len(ids))+") ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id",
+		append(args, ids...)...)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]TokenEvent, len(rows))
+	for _, e := range rows {
+		byID[e.ID] = e
+	}
+	out := make([]TokenEvent, 0, len(keys))
+	for _, k := range keys {
+		if e, ok := byID[k.id]; ok {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 func (s *Store) scanTokenEvents(ctx context.Context, q string, args ...any) ([]TokenEvent, error) {
