@@ -292,6 +292,22 @@ func (s *Store) rowKeys(ctx context.Context, q string, args ...any) ([]rowKey, e
 	}, q, args...)
 }
 
+// inKeyOrder returns the rows in the order of keys (rows are keyed by id);
+// a key without a row is skipped.
+func inKeyOrder[T any](rows []T, keys []rowKey, id func(T) string) []T {
+	byID := make(map[string]T, len(rows))
+	for _, r := range rows {
+		byID[id(r)] = r
+	}
+	out := make([]T, 0, len(keys))
+	for _, k := range keys {
+		if r, ok := byID[k.id]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // keySpan is the time span keys cover and their ids, to bind after IN.
 func keySpan(keys []rowKey) (lo, hi time.Time, ids []any) {
 	lo, hi = keys[0].at, keys[0].at
@@ -330,17 +346,7 @@ func (s *Store) loginsByID(ctx context.Context, tenant, user string, keys []rowK
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]Login, len(rows))
-	for _, l := range rows {
-		byID[l.ID] = l
-	}
-	out := make([]Login, 0, len(keys))
-	for _, k := range keys {
-		if l, ok := byID[k.id]; ok {
-			out = append(out, l)
-		}
-	}
-	return out, nil
+	return inKeyOrder(rows, keys, func(l Login) string { return l.ID }), nil
 }
 
 // pageWindows are the spans tried, in turn, for a newest-first page.

@@ -662,17 +662,7 @@ func (s *Store) tokenEventsByID(ctx context.Context, f TokenEventFilter, keys []
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]TokenEvent, len(rows))
-	for _, e := range rows {
-		byID[e.ID] = e
-	}
-	out := make([]TokenEvent, 0, len(keys))
-	for _, k := range keys {
-		if e, ok := byID[k.id]; ok {
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	return inKeyOrder(rows, keys, func(e TokenEvent) string { return e.ID }), nil
 }
 
 func (s *Store) scanTokenEvents(ctx context.Context, q string, args ...any) ([]TokenEvent, error) {
