@@ -261,15 +261,15 @@ func (s *States) getBatch(ctx context.Context, keys []string, found map[string]*
 			switch {
 			case status == "204": // end of the batch
 				return m.Header.Get("Nats-Num-Pending") != "0", nil
-			case status == "404" && got == 0: // none of them written yet
-				return false, nil
+			case status == "404" && got == 0 && strings.EqualFold(desc, "no results"):
+				return false, nil // none of them written yet
 			case status == "408" && strings.EqualFold(desc, "empty request"):
 				// Before 2.11 the server ignores multi_last and sees an
 				// empty request.
 				return false, errNoMultiGet
 			}
 			// 503 (no responders: the stream is moving or NATS restarting),
-			// a 404 after some messages (one failed to load), anything else:
+			// a 404 other than "No Results" (a message failed to load), anything else:
 			// the batch is retried.
 			return false, fmt.Errorf("read states: status %s %s", status, desc)
 		}
