@@ -177,8 +177,10 @@ func (t Topology) StateBucketConfig(maxAge time.Duration) jetstream.KeyValueConf
 // single-server bucket is created in JetStream's async persist mode: the
 // server answers once the write is in memory and flushes it to the file
 // right after. A NATS server killed (not stopped) in between forgets those
-// last writes: a device or country seen in the last moment may be reported
-// once more. A replicated bucket (deploy/) keeps the default: its writes are
+// last writes (a device seen in the last moment may be reported once more,
+// that moment's failures toward a lockout are lost) and reuses their
+// sequences, which is why the detector empties its state cache after a
+// reconnect (see internal/detector). A replicated bucket (deploy/) keeps the default: its writes are
 // in the Raft log of the other servers before they are answered, and the
 // file store flushes them asynchronously anyway. The mode is chosen when the
 // bucket is created and JetStream cannot change it afterwards; an existing

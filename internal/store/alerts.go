@@ -66,6 +66,5 @@ func (s *Store) alertPage(ctx context.Context, f AlertFilter, offset, limit int)
 	where, args := f.where()
 	return queryRows(ctx, s, func(r driver.Rows) (doc string, err error) {
 		return doc, r.Scan(&doc)
-	}, "SELECT alert FROM alerts WHERE "+where+
-		" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, offset, limit)...)
+	}, "SELECT alert FROM alerts WHERE "+where+pageOrderSQL, append(args, offset, limit)...)
 }

@@ -209,25 +209,56 @@ func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int,
 	now := time.Now()
 	starts := windowStarts(f.From, f.To, now)
 	first := firstWindow(starts, f.To, now, oldest, total, uint64(offset+limit))
-	for i, lo := range starts[first:] {
-		wf := f
-		wf.From = lo
-		last := first+i == len(starts)-1
-		if expected := expectedRows(lo, f.To, now, oldest, total); !oldest.IsZero() && expected <= fullRowsMax {
-			out, err := s.windowRows(ctx, wf, offset, limit)
+	return searchPage(starts[first:], limit, pageReads[Login]{
+		whole: func(lo time.Time) bool {
+			return !oldest.IsZero() && expectedRows(lo, f.To, now, oldest, total) <= fullRowsMax
+		},
+		rows: func(lo time.Time) ([]Login, error) {
+			wf := f
+			wf.From = lo
+			return s.windowRows(ctx, wf, offset, limit)
+		},
+		keys: func(lo time.Time) ([]rowKey, error) {
+			wf := f
+			wf.From = lo
+			where, args := wf.where()
+			return s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+pageOrderSQL, append(args, offset, limit)...)
+		},
+		byID: func(keys []rowKey) ([]Login, error) { return s.loginsByID(ctx, f.TenantID, f.UserID, keys) },
+	})
+}
+
+// pageOrderSQL orders a newest-first page, each event once.
+const pageOrderSQL = " ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?"
+
+// pageReads are the ways to read the page from the window starting at lo:
+// whole rows (when whole(lo)), or the page's keys and then their rows.
+type pageReads[T any] struct {
+	whole func(lo time.Time) bool
+	rows  func(lo time.Time) ([]T, error)
+	keys  func(lo time.Time) ([]rowKey, error)
+	byID  func(keys []rowKey) ([]T, error)
+}
+
+// searchPage tries the windows starting at starts in turn, narrowest first,
+// and returns the page from the first that holds it whole; the last window
+// is the whole range, so its page is the page whatever its length.
+func searchPage[T any](starts []time.Time, limit int, r pageReads[T]) ([]T, error) {
+	for i, lo := range starts {
+		last := i == len(starts)-1
+		if r.whole(lo) {
+			out, err := r.rows(lo)
 			if err != nil || len(out) == limit || last {
 				return out, err
 			}
 			continue
 		}
-		where, args := wf.where()
-		keys, err := s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+
-			" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, offset, limit)...)
+		keys, err := r.keys(lo)
 		if err != nil {
 			return nil, err
 		}
 		if len(keys) == limit || last {
-			return s.loginsByID(ctx, f.TenantID, f.UserID, keys)
+			return r.byID(keys)
 		}
 	}
 	return nil, nil // unreachable: the last window is unbounded
@@ -236,8 +267,7 @@ func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int,
 // windowRows sorts every row matching f and returns the page of full rows.
 func (s *Store) windowRows(ctx context.Context, f LoginFilter, offset, limit int) ([]Login, error) {
 	where, args := f.where()
-	return s.scanLogins(ctx, "SELECT "+loginColumnsSQL+" FROM "+f.table()+" WHERE "+where+
-		" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, offset, limit)...)
+	return s.scanLogins(ctx, "SELECT "+loginColumnsSQL+" FROM "+f.table()+" WHERE "+where+pageOrderSQL, append(args, offset, limit)...)
 }
 
 // fullRowsMax is how many rows a window may be expected to hold and still be

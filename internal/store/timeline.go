@@ -160,8 +160,7 @@ func (s *Store) tenantLogins(ctx context.Context, f LoginFilter, offset, limit i
 		}
 	}
 	where, args := wf.where()
-	keys, err := s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+
-		" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?", append(args, skip, limit)...)
+	keys, err := s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+pageOrderSQL, append(args, skip, limit)...)
 	if err != nil {
 		return nil, 0, false, err
 	}

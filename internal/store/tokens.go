@@ -614,30 +614,28 @@ func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, lim
 	end := newest.Add(time.Second) // the matching rows all lie in [oldest, end)
 	starts := windowStarts(f.From, f.To, now)
 	first := firstWindow(starts, f.To, end, oldest, total, uint64(offset+limit))
-	for i, lo := range starts[first:] {
+	window := func(lo time.Time) (string, []any) {
 		wf := f
 		wf.From = lo
 		where, args := wf.where()
-		last := first+i == len(starts)-1
-		order := " ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?"
-		if expectedRows(lo, f.To, end, oldest, total) <= fullRowsMax {
-			page, err := s.scanTokenEvents(ctx, "SELECT "+tokenEventColumnsSQL+" FROM "+f.table()+" WHERE "+where+order,
-				append(args, offset, limit)...)
-			if err != nil || len(page) == limit || last {
-				return page, total, err
-			}
-			continue
-		}
-		keys, err := s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+order, append(args, offset, limit)...)
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(keys) == limit || last {
-			page, err := s.tokenEventsByID(ctx, f, keys)
-			return page, total, err
-		}
+		return where, append(args, offset, limit)
 	}
-	return nil, total, nil // unreachable: the last window is unbounded
+	page, err := searchPage(starts[first:], limit, pageReads[TokenEvent]{
+		whole: func(lo time.Time) bool { return expectedRows(lo, f.To, end, oldest, total) <= fullRowsMax },
+		rows: func(lo time.Time) ([]TokenEvent, error) {
+			where, args := window(lo)
+			return s.scanTokenEvents(ctx, "SELECT "+tokenEventColumnsSQL+" FROM "+f.table()+" WHERE "+where+pageOrderSQL, args...)
+		},
+		keys: func(lo time.Time) ([]rowKey, error) {
+			where, args := window(lo)
+			return s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+pageOrderSQL, args...)
+		},
+		byID: func(keys []rowKey) ([]TokenEvent, error) { return s.tokenEventsByID(ctx, f, keys) },
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return page, total, nil
 }
 
 // tokenEventsByID fetches the full rows of the given events of f's tenant
