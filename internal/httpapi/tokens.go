@@ -40,7 +40,11 @@ func tokenScope(c echo.Context) store.TokenScope {
 }
 
 // visibleToken returns the token id of the path if the caller may see that
-// token, else ErrNotFound.
+// token, else ErrNotFound. A user's token is looked up (its owner must be
+// the caller) before anything is read. An admin may see every token of the
+// tenant, so only whether it exists matters, and the handler's own read
+// usually says: it calls tokenFound with what it found, and the lookup is
+// made only when that read found nothing (saving a query per request).
 func (s *Server) visibleToken(c echo.Context) (string, error) {
 	id := c.Param("token_id")
 	// Echo matches on the escaped path when the request had one, and then
@@ -55,14 +59,36 @@ func (s *Server) visibleToken(c echo.Context) (string, error) {
 		return "", ErrNotFound
 	}
 	who := principal(c)
+	if who.Admin() {
+		return id, nil // tokenFound decides
+	}
 	owner, ok, err := s.store.TokenOwner(c.Request().Context(), who.TenantID, id)
 	if err != nil {
 		return "", err
 	}
-	if !ok || (!who.Admin() && owner != who.UserID) {
+	if !ok || owner != who.UserID {
 		return "", ErrNotFound
 	}
 	return id, nil
+}
+
+// tokenFound completes visibleToken once the handler has read: found says
+// the read met events of the token (it exists in the caller's tenant). An
+// admin's read that found none still needs to know whether the token
+// exists at all (404) or only had no events in the window (an empty answer).
+func (s *Server) tokenFound(c echo.Context, id string, found bool) error {
+	who := principal(c)
+	if found || !who.Admin() {
+		return nil // a user's token was looked up in visibleToken
+	}
+	_, ok, err := s.store.TokenOwner(c.Request().Context(), who.TenantID, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // tokenDaysWindow is the last days UTC dates up to and including today's, as
@@ -98,6 +124,9 @@ func (s *Server) tokenUsageDaily(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.tokenFound(c, id, len(counts) > 0); err != nil {
+		return err
+	}
 	// 18.16 has no WITH FILL: days without uses are filled in here.
 	out := make([]TokenDayCount, 0, days)
 	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
@@ -126,6 +155,9 @@ func (s *Server) tokenUsageHourly(c echo.Context) error {
 	from, to := tokenDaysWindow(s.now(), days)
 	counts, err := s.store.TokenUsesByHour(c.Request().Context(), principal(c).TenantID, id, from, to)
 	if err != nil {
+		return err
+	}
+	if err := s.tokenFound(c, id, counts != [24]uint64{}); err != nil {
 		return err
 	}
 	out := make([]TokenHourCount, 24)
@@ -166,6 +198,9 @@ func (s *Server) tokenUsageIPs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.tokenFound(c, id, len(ips) > 0); err != nil {
+		return err
+	}
 	return respond(c, http.StatusOK, tokenIPCounts(ips))
 }
 
@@ -187,6 +222,9 @@ func (s *Server) tokenSummary(c echo.Context) error {
 	since := s.now().Add(-7 * 24 * time.Hour)
 	sum, err := s.store.TokenUseSummary(c.Request().Context(), principal(c).TenantID, id, since)
 	if err != nil {
+		return err
+	}
+	if err := s.tokenFound(c, id, sum.TotalUses > 0); err != nil {
 		return err
 	}
 	return respond(c, http.StatusOK, TokenSummary{
@@ -230,6 +268,11 @@ func (s *Server) tokenEventList(c echo.Context, f store.TokenEventFilter, pg Pag
 	events, total, err := s.store.TokenEvents(c.Request().Context(), f, pg.Offset(), pg.PerPage, s.now())
 	if err != nil {
 		return err
+	}
+	if f.TokenID != "" {
+		if err := s.tokenFound(c, f.TokenID, total > 0); err != nil {
+			return err
+		}
 	}
 	items := make([]TokenEventItem, len(events))
 	for i, e := range events {

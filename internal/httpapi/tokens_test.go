@@ -446,6 +446,26 @@ func TestTokenIsolation(t *testing.T) {
 	if sum.TotalUses != 8 {
 		t.Errorf("admin: %d uses of alice's token, want 8", sum.TotalUses)
 	}
+	// An admin's read that finds no events of a token still tells a token of
+	// the tenant (an empty answer) from one nobody has (404): alice's tok_b
+	// was created and revoked, never used.
+	carol := a.token("acme", "carol", "admin.audit_log")
+	for _, p := range paths {
+		var q url.Values
+		if p == "/events" {
+			q = url.Values{"event": {"authenticated"}}
+		}
+		if code, body := a.get(carol, "/api/v1/tokens/tok_b"+p, q); code != http.StatusOK {
+			t.Errorf("admin, unused token %s: %d %s, want 200", p, code, body)
+		}
+		if code, _ := a.get(carol, "/api/v1/tokens/no_such_token"+p, q); code != http.StatusNotFound {
+			t.Errorf("admin, unknown token %s: %d, want 404", p, code)
+		}
+	}
+	a.getJSON(carol, "/api/v1/tokens/tok_b/summary", nil, &sum)
+	if sum.TotalUses != 0 || sum.FirstUsedAt != nil {
+		t.Errorf("admin, unused token: %+v, want no uses", sum)
+	}
 
 	// The same token id in another tenant is another token, with its own owner.
 	a.getJSON(a.token("other", "alice"), "/api/v1/tokens/tok_a/summary", nil, &sum)
