@@ -76,14 +76,14 @@ func (s *Store) Logins(ctx context.Context, f LoginFilter, offset, limit int) ([
 			return out, total, s.attachRules(ctx, f.TenantID, "", out)
 		}
 	}
-	total, oldest, err := s.countLogins(ctx, f)
+	total, oldest, newest, err := s.countLogins(ctx, f)
 	if err != nil {
 		return nil, 0, err
 	}
 	if total == 0 || offset >= int(total) {
 		return nil, total, nil
 	}
-	out, err := s.loginPage(ctx, f, offset, limit, total, oldest)
+	out, err := s.loginPage(ctx, f, offset, limit, total, oldest, newest)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -121,23 +121,24 @@ func (s *Store) flaggedLogins(ctx context.Context, f LoginFilter, offset, limit 
 }
 
 // countLogins counts the matching events, each once, and says when the
-// oldest of them happened (zero when unknown: the tenant-wide count from the
-// daily rollup). A tenant-wide count over whole days is the sum of the daily
+// oldest and the newest of them happened (zero when unknown: the
+// tenant-wide count from the daily rollup). A tenant-wide count over whole days is the sum of the daily
 // rollup's exact per-status counts (closed days) and a live count of the
 // rest: the same numbers analytics serve, without reading millions of raw
 // rows per request.
-func (s *Store) countLogins(ctx context.Context, f LoginFilter) (total uint64, oldest time.Time, err error) {
+func (s *Store) countLogins(ctx context.Context, f LoginFilter) (total uint64, oldest, newest time.Time, err error) {
 	if f.UserID == "" && !f.SuspiciousOnly {
 		if n, ok, err := s.countTenantLogins(ctx, f); err != nil || ok {
-			return n, time.Time{}, err
+			return n, time.Time{}, time.Time{}, err
 		}
 	}
 	where, args := f.where()
-	err = s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id), min(occurred_at) FROM "+f.table()+" WHERE "+where, args...).Scan(&total, &oldest)
+	err = s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id), min(occurred_at), max(occurred_at) FROM "+f.table()+" WHERE "+where,
+		args...).Scan(&total, &oldest, &newest)
 	if total == 0 {
-		oldest = time.Time{}
+		oldest, newest = time.Time{}, time.Time{}
 	}
-	return total, oldest, err
+	return total, oldest, newest, err
 }
 
 func (s *Store) countTenantLogins(ctx context.Context, f LoginFilter) (uint64, bool, error) {
@@ -201,17 +202,17 @@ func statusArg(status string) []any {
 // since then, and windows expected to hold less than half again the rows
 // the page needs are not tried. A window expected to hold few rows is read
 // whole; a wider one sorts only the key columns, then fetches the page's rows.
-func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int, total uint64, oldest time.Time) ([]Login, error) {
+func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int, total uint64, oldest, newest time.Time) ([]Login, error) {
 	if total <= directReadMax {
 		// Few rows (most users): sorting them all is cheaper than probing windows.
 		return s.windowRows(ctx, f, offset, limit)
 	}
-	now := time.Now()
-	starts := windowStarts(f.From, f.To, now)
-	first := firstWindow(starts, f.To, now, oldest, total, uint64(offset+limit))
+	end := windowsEnd(f.To, time.Now(), newest)
+	starts := windowStarts(f.From, time.Time{}, end)
+	first := firstWindow(starts, f.To, end, oldest, total, uint64(offset+limit))
 	return searchPage(starts[first:], limit, pageReads[Login]{
 		whole: func(lo time.Time) bool {
-			return !oldest.IsZero() && expectedRows(lo, f.To, now, oldest, total) <= fullRowsMax
+			return !oldest.IsZero() && expectedRows(lo, f.To, end, oldest, total) <= fullRowsMax
 		},
 		rows: func(lo time.Time) ([]Login, error) {
 			wf := f
@@ -226,6 +227,25 @@ func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int,
 		},
 		byID: func(keys []rowKey) ([]Login, error) { return s.loginsByID(ctx, f.TenantID, f.UserID, keys) },
 	})
+}
+
+// windowsEnd is where the windows of a newest-first page end: at to, or
+// now, or just after the newest matching row when that is known and older.
+// Windows ending at now would start with hours holding nothing when the
+// rows stop earlier (a user who last logged in yesterday, a quiet token).
+// Only the windows' starts move: each still reaches up to the filter's to,
+// so rows stamped ahead of now stay in the first one.
+func windowsEnd(to, now, newest time.Time) time.Time {
+	end := now
+	if !to.IsZero() && to.Before(end) {
+		end = to
+	}
+	if !newest.IsZero() {
+		if after := newest.Add(time.Second); after.Before(end) {
+			end = after
+		}
+	}
+	return end
 }
 
 // pageOrderSQL orders a newest-first page, each event once.

@@ -50,3 +50,25 @@ func TestExpectedRows(t *testing.T) {
 		}
 	}
 }
+
+func TestWindowsEnd(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	yesterday := now.Add(-24 * time.Hour)
+	for _, c := range []struct {
+		name       string
+		to, newest time.Time
+		want       time.Time
+	}{
+		{"nothing known: now", time.Time{}, time.Time{}, now},
+		{"rows up to now: now", time.Time{}, now.Add(-time.Second), now},
+		{"last row yesterday: just after it", time.Time{}, yesterday, yesterday.Add(time.Second)},
+		{"a row stamped ahead of now: now", time.Time{}, now.Add(time.Hour), now},
+		{"to in the past, rows up to it: to", yesterday, yesterday.Add(-time.Second), yesterday},
+		{"to in the past, last row earlier: just after it", yesterday, yesterday.Add(-time.Hour), yesterday.Add(-time.Hour + time.Second)},
+		{"to ahead of now: now", now.Add(48 * time.Hour), time.Time{}, now},
+	} {
+		if got := windowsEnd(c.to, now, c.newest); !got.Equal(c.want) {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}

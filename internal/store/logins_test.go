@@ -20,18 +20,24 @@ func TestWindowedPagesMatchDirectReads(t *testing.T) {
 	s, _ := testenv.OpenStore(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	b := store.NewBatch(300)
+	b := store.NewBatch(600)
 	for i := range 300 {
 		// Spread over 60 days, newest first, two users, a few sharing a second.
-		at := now.Add(-time.Duration(i*i) * 10 * time.Minute / 4)
-		ev := &event.Event{ID: fmt.Sprintf("ev-%03d", i), Kind: event.KindLogin, TenantID: "t1",
-			UserID: fmt.Sprintf("u%d", i%2), OccurredAt: at, IPAddress: "81.2.69.1", Status: event.StatusSuccess}
-		b.Add(ev, enrich.Result{}, now)
+		// Tenant t2 has the same logins, the newest three days old: its
+		// windows end just after that one, not at now.
+		for tenant, shift := range map[string]time.Duration{"t1": 0, "t2": 72 * time.Hour} {
+			at := now.Add(-shift - time.Duration(i*i)*10*time.Minute/4)
+			ev := &event.Event{ID: fmt.Sprintf("ev-%03d", i), Kind: event.KindLogin, TenantID: tenant,
+				UserID: fmt.Sprintf("u%d", i%2), OccurredAt: at, IPAddress: "81.2.69.1", Status: event.StatusSuccess}
+			b.Add(ev, enrich.Result{}, now)
+		}
 	}
 	if err := s.Insert(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []store.LoginFilter{{TenantID: "t1"}, {TenantID: "t1", UserID: "u1"}} {
+	filters := []store.LoginFilter{{TenantID: "t1"}, {TenantID: "t1", UserID: "u1"}, {TenantID: "t2", UserID: "u1"},
+		{TenantID: "t2", UserID: "u0", To: now.Add(-100 * time.Hour)}}
+	for _, f := range filters {
 		for _, pg := range [][2]int{{0, 25}, {25, 25}, {140, 10}, {290, 25}} {
 			restore := store.SetDirectReadMax(1 << 62)
 			direct, total, err := s.Logins(ctx, f, pg[0], pg[1])
@@ -39,14 +45,20 @@ func TestWindowedPagesMatchDirectReads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			restore = store.SetDirectReadMax(0)
-			windowed, wtotal, err := s.Logins(ctx, f, pg[0], pg[1])
-			restore()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if total != wtotal || !reflect.DeepEqual(ids(direct), ids(windowed)) || (pg[0] < int(total) && len(direct) == 0) {
-				t.Errorf("user %q page %v: direct %v (%d) != windowed %v (%d)", f.UserID, pg, ids(direct), total, ids(windowed), wtotal)
+			// The windows, each read whole or as keys then rows.
+			for _, full := range []uint64{1 << 62, 0} {
+				restore = store.SetDirectReadMax(0)
+				restoreFull := store.SetFullRowsMax(full)
+				windowed, wtotal, err := s.Logins(ctx, f, pg[0], pg[1])
+				restore()
+				restoreFull()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if total != wtotal || !reflect.DeepEqual(ids(direct), ids(windowed)) || (pg[0] < int(total) && len(direct) == 0) {
+					t.Errorf("%s/%q to %v page %v (full rows max %d): direct %v (%d) != windowed %v (%d)",
+						f.TenantID, f.UserID, f.To, pg, full, ids(direct), total, ids(windowed), wtotal)
+				}
 			}
 		}
 	}

@@ -611,8 +611,8 @@ func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, lim
 	if total == 0 || offset >= int(total) {
 		return nil, total, nil
 	}
-	end := newest.Add(time.Second) // the matching rows all lie in [oldest, end)
-	starts := windowStarts(f.From, f.To, now)
+	end := windowsEnd(f.To, now, newest) // the matching rows all lie in [oldest, newest]
+	starts := windowStarts(f.From, time.Time{}, end)
 	first := firstWindow(starts, f.To, end, oldest, total, uint64(offset+limit))
 	window := func(lo time.Time) (string, []any) {
 		wf := f
