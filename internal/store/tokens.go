@@ -654,9 +654,9 @@ func (s *Store) tokenEventsByID(ctx context.Context, f TokenEventFilter, keys []
 	c.and("occurred_at >= toDateTime(?)", lo.Unix())
 	c.and("occurred_at <= toDateTime(?)", hi.Unix())
 	where, args := c.sql()
-	rows, err := s.scanTokenEvents(ctx, "SELECT "+tokenEventColumnsSQL+" FROM "+f.table()+" WHERE "+where+
-		" AND id IN ("+placeholders(len(ids))+") ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id",
-		append(args, ids...)...)
+	rows, err := s.scanTokenEvents(ctx, "SELECT "+tokenEventColumnsSQL+" FROM "+f.table()+byIDSQL(len(ids))+where+
+		" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id",
+		append(ids, args...)...)
 	if err != nil {
 		return nil, err
 	}
