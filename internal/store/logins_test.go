@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"testing"
@@ -14,50 +15,76 @@ import (
 	"github.com/authwatch/authwatch/internal/testenv"
 )
 
-// The window path (for tenants and heavy users) must page exactly as
-// sorting everything does.
-func TestWindowedPagesMatchDirectReads(t *testing.T) {
+// Every way of reading a page (all rows sorted, windows read whole, keys
+// then rows) must give the page that sorting the matching events gives,
+// and the total their number.
+func TestWindowedPagesMatchSortingEverything(t *testing.T) {
 	s, _ := testenv.OpenStore(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	b := store.NewBatch(600)
+	b := store.NewBatch(900)
+	var all []*event.Event
 	for i := range 300 {
 		// Spread over 60 days, newest first, two users, a few sharing a second.
 		// Tenant t2 has the same logins, the newest three days old: its
 		// windows end just after that one, not at now.
-		for tenant, shift := range map[string]time.Duration{"t1": 0, "t2": 72 * time.Hour} {
-			at := now.Add(-shift - time.Duration(i*i)*10*time.Minute/4)
+		// Tenant t3's logins crowd 60 days ago and thin out towards now, so
+		// that windows expected (rows spread evenly) to hold a page do not,
+		// and wider ones are tried.
+		for tenant, shift := range map[string]time.Duration{"t1": 0, "t2": 72 * time.Hour, "t3": -1} {
+			at := now.Add(-shift - time.Duration(i*i)*10*time.Minute/4).Truncate(time.Millisecond)
+			if shift < 0 {
+				frac := math.Pow(float64(i)/299, 4) // 0 … 1
+				at = now.Add(-60*24*time.Hour + time.Duration(frac*float64(60*24*time.Hour-time.Hour))).Truncate(time.Millisecond)
+			}
 			ev := &event.Event{ID: fmt.Sprintf("ev-%03d", i), Kind: event.KindLogin, TenantID: tenant,
 				UserID: fmt.Sprintf("u%d", i%2), OccurredAt: at, IPAddress: "81.2.69.1", Status: event.StatusSuccess}
+			if i%3 == 0 {
+				ev.Status = event.StatusFailed
+			}
 			b.Add(ev, enrich.Result{}, now)
+			all = append(all, ev)
 		}
 	}
 	if err := s.Insert(ctx, b); err != nil {
 		t.Fatal(err)
 	}
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].OccurredAt.Equal(all[j].OccurredAt) {
+			return all[i].OccurredAt.After(all[j].OccurredAt)
+		}
+		return all[i].ID > all[j].ID
+	})
 	filters := []store.LoginFilter{{TenantID: "t1"}, {TenantID: "t1", UserID: "u1"}, {TenantID: "t2", UserID: "u1"},
-		{TenantID: "t2", UserID: "u0", To: now.Add(-100 * time.Hour)}}
+		{TenantID: "t2", UserID: "u0", To: now.Add(-100 * time.Hour)}, {TenantID: "t1", UserID: "u1", Status: "failed"},
+		{TenantID: "t2", UserID: "u0", Status: "success"}, {TenantID: "t3"}, {TenantID: "t3", UserID: "u1"},
+		{TenantID: "t3", UserID: "u0", Status: "failed"}}
 	for _, f := range filters {
-		for _, pg := range [][2]int{{0, 25}, {25, 25}, {140, 10}, {290, 25}} {
-			restore := store.SetDirectReadMax(1 << 62)
-			direct, total, err := s.Logins(ctx, f, pg[0], pg[1])
-			restore()
-			if err != nil {
-				t.Fatal(err)
+		var want []string
+		for _, ev := range all {
+			if ev.TenantID == f.TenantID && (f.UserID == "" || ev.UserID == f.UserID) &&
+				(f.Status == "" || string(ev.Status) == f.Status) && (f.To.IsZero() || ev.OccurredAt.Before(f.To)) {
+				want = append(want, ev.ID)
 			}
-			// The windows, each read whole or as keys then rows.
-			for _, full := range []uint64{1 << 62, 0} {
-				restore = store.SetDirectReadMax(0)
-				restoreFull := store.SetFullRowsMax(full)
-				windowed, wtotal, err := s.Logins(ctx, f, pg[0], pg[1])
+		}
+		for _, pg := range [][2]int{{0, 25}, {25, 25}, {30, 10}, {140, 10}, {290, 25}} {
+			page := want[min(pg[0], len(want)):min(pg[0]+pg[1], len(want))]
+			// All rows sorted, then the windows, each read whole or as keys then rows.
+			for _, read := range []struct {
+				name         string
+				direct, full uint64
+			}{{"direct", 1 << 62, 1 << 62}, {"windows whole", 0, 1 << 62}, {"windows by keys", 0, 0}} {
+				restore := store.SetDirectReadMax(read.direct)
+				restoreFull := store.SetFullRowsMax(read.full)
+				got, total, err := s.Logins(ctx, f, pg[0], pg[1])
 				restore()
 				restoreFull()
 				if err != nil {
 					t.Fatal(err)
 				}
-				if total != wtotal || !reflect.DeepEqual(ids(direct), ids(windowed)) || (pg[0] < int(total) && len(direct) == 0) {
-					t.Errorf("%s/%q to %v page %v (full rows max %d): direct %v (%d) != windowed %v (%d)",
-						f.TenantID, f.UserID, f.To, pg, full, ids(direct), total, ids(windowed), wtotal)
+				if total != uint64(len(want)) || !reflect.DeepEqual(ids(got), page) && len(page)+len(got) > 0 {
+					t.Errorf("%s/%q status %q to %v page %v, %s: %v (total %d), want %v (%d)",
+						f.TenantID, f.UserID, f.Status, f.To, pg, read.name, ids(got), total, page, len(want))
 				}
 			}
 		}
