@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,10 +174,24 @@ func TestLoginStats(t *testing.T) {
 func TestSuspiciousLogins(t *testing.T) {
 	a := newAPI(t, now)
 	seedLogins(t, a)
+	// A second alert on the same login: one item, both rules.
+	if err := a.store.Conn().Exec(context.Background(), `INSERT INTO alerts (tenant_id, occurred_at, id, event_id, user_id, rule, severity)
+		SELECT tenant_id, occurred_at, 'al-2', event_id, user_id, 'unusual_hour', 'low' FROM alerts WHERE id = 'al-1'`); err != nil {
+		t.Fatal(err)
+	}
 	var got loginList
 	a.getJSON(a.token("acme", "alice"), "/api/v1/login-history/suspicious", nil, &got)
 	if got.Pagination.Total != 1 || len(got.History) != 1 || got.History[0].ID != "a-phone" {
-		t.Errorf("suspicious = %+v", got)
+		t.Fatalf("suspicious = %+v", got)
+	}
+	reasons := func(it httpapi.LoginItem) []string { return slices.Sorted(slices.Values(it.SuspiciousReasons)) }
+	if it := got.History[0]; !it.IsSuspicious || !slices.Equal(reasons(it), []string{"new_device", "unusual_hour"}) {
+		t.Errorf("suspicious item: is_suspicious %v, reasons %v; want both rules", it.IsSuspicious, it.SuspiciousReasons)
+	}
+	var tenant loginList
+	a.getJSON(a.token("acme", "root", "admin.audit_log"), "/api/v1/login-history/tenant", url.Values{"suspicious_only": {"true"}}, &tenant)
+	if len(tenant.History) != 1 || !slices.Equal(reasons(tenant.History[0]), []string{"new_device", "unusual_hour"}) {
+		t.Errorf("suspicious_only: %+v, want a-phone with both rules", tenant.History)
 	}
 	a.getJSON(a.token("acme", "bob"), "/api/v1/login-history/suspicious", nil, &got)
 	if got.Pagination.Total != 0 || got.History == nil {
