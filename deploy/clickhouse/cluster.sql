@@ -392,6 +392,23 @@ SETTINGS index_granularity = 1024;
 CREATE TABLE IF NOT EXISTS authwatch.webhook_deliveries ON CLUSTER 'authwatch' AS authwatch.webhook_deliveries_local
 ENGINE = Distributed('authwatch', 'authwatch', 'webhook_deliveries_local', cityHash64(tenant_id, id));
 
+-- 0007_token_days.sql
+CREATE TABLE IF NOT EXISTS authwatch.token_rollup_daily_by_token_local ON CLUSTER 'authwatch'
+(
+    tenant_id String,
+    bucket    DateTime,
+    token_id  String,
+    uses      UInt64,
+    failures  UInt64,
+    version   UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/authwatch/token_rollup_daily_by_token_local', '{replica}', version)
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (tenant_id, token_id, bucket)
+SETTINGS index_granularity = 256;
+CREATE TABLE IF NOT EXISTS authwatch.token_rollup_daily_by_token ON CLUSTER 'authwatch' AS authwatch.token_rollup_daily_by_token_local
+ENGINE = Distributed('authwatch', 'authwatch', 'token_rollup_daily_by_token_local', cityHash64(tenant_id));
+
 -- schema_migrations: what this file applied
 CREATE TABLE IF NOT EXISTS authwatch.schema_migrations ON CLUSTER 'authwatch'
 (version UInt32, name String, applied_at DateTime DEFAULT now())
@@ -402,3 +419,4 @@ INSERT INTO authwatch.schema_migrations (version, name) SELECT 3, '0003_tokens.s
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 4, '0004_rollups.sql';
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 5, '0005_audit.sql';
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 6, '0006_webhooks.sql';
+INSERT INTO authwatch.schema_migrations (version, name) SELECT 7, '0007_token_days.sql';

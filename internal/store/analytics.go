@@ -106,6 +106,17 @@ type rollupKind struct {
 	raw           string // the tenant-by-time copy of the events
 	hourly, daily string
 	measures      []measure
+	// perKey, when set, is computed with every daily bucket too: the same
+	// day counted per value of one more column (tokens: per token).
+	perKey *keyedRollup
+}
+
+// keyedRollup is a daily rollup table of one kind keyed by (tenant_id, key,
+// bucket): written in the same statements' runs and versions as the
+// kind's daily table, so both cover the days below the kind's mark.
+type keyedRollup struct {
+	table, key string
+	measures   []measure
 }
 
 // measure is one rollup column and the aggregate over raw rows that fills it.
@@ -150,7 +161,25 @@ var tokenKind = &rollupKind{
 		{"test_uses", "uniqExactIf(id, event = 'authenticated' AND environment = 'test')"},
 		{"live_uses", "uniqExactIf(id, event = 'authenticated' AND environment = 'live')"},
 	},
+	perKey: tokenDays,
 }
+
+// tokenDays are each token's uses and failures per day
+// (0007_token_days.sql), for /tokens/top and a user's /tokens/stats.
+var tokenDays = &keyedRollup{
+	table: "token_rollup_daily_by_token", key: "token_id",
+	measures: []measure{
+		{"uses", tokenUseExpr},
+		{"failures", tokenFailureExpr},
+	},
+}
+
+// The token counts that /tokens/top and /tokens/stats show, as aggregates
+// over raw rows; the per-token rollup is filled by the same expressions.
+const (
+	tokenUseExpr     = "uniqExactIf(id, event = 'authenticated')"
+	tokenFailureExpr = "uniqExactIf(id, event IN ('failed', 'expired', 'ip_blocked'))"
+)
 
 var rollupKinds = []*rollupKind{loginKind, tokenKind}
 
@@ -200,6 +229,26 @@ func (k *rollupKind) computeSQL(iv Interval, tenants int) string {
 		b.WriteString(" AND tenant_id IN (?" + strings.Repeat(", ?", tenants-1) + ")")
 	}
 	b.WriteString(" GROUP BY tenant_id, b")
+	return b.String()
+}
+
+// computeSQL writes the keyed rows of the days in [from, to) from the raw
+// table, with the arguments of rollupKind.computeSQL.
+func (k *keyedRollup) computeSQL(raw string, tenants int) string {
+	cols := make([]string, len(k.measures))
+	exprs := make([]string, len(k.measures))
+	for i, m := range k.measures {
+		cols[i], exprs[i] = m.column, m.expr
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + k.table + " (tenant_id, bucket, " + k.key + ", " + strings.Join(cols, ", ") + ", version) ")
+	b.WriteString("SELECT tenant_id, toDateTime(" + bucketExpr(Daily) + ") AS b, " + k.key + ", " + strings.Join(exprs, ", ") +
+		", toUInt64(?) FROM " + raw)
+	b.WriteString(" WHERE occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)")
+	if tenants > 0 {
+		b.WriteString(" AND tenant_id IN (?" + strings.Repeat(", ?", tenants-1) + ")")
+	}
+	b.WriteString(" GROUP BY tenant_id, b, " + k.key)
 	return b.String()
 }
 

@@ -16,3 +16,11 @@ func SetFullRowsMax(n uint64) (restore func()) {
 	fullRowsMax = n
 	return func() { fullRowsMax = old }
 }
+
+// SetRolledUsesMin lets the external tests choose how /tokens/top counts:
+// 0 reads the per-token rollup always, a huge value never.
+func SetRolledUsesMin(n uint64) (restore func()) {
+	old := rolledUsesMin
+	rolledUsesMin = n
+	return func() { rolledUsesMin = old }
+}

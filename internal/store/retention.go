@@ -14,7 +14,7 @@ import (
 // longer, have their own periods, so counts outlive the rows they count.
 type Retention struct {
 	Logins       time.Duration // login_events and its by-time copy
-	Tokens       time.Duration // token_events and its by-time copy
+	Tokens       time.Duration // token_events, its by-time copy and the per-token daily counts
 	Alerts       time.Duration // alerts (and alerts_by_event, which flags logins); webhook deliveries too
 	HourlyRollup time.Duration // login_rollup_hourly, token_rollup_hourly
 	DailyRollup  time.Duration // login_rollup_daily, token_rollup_daily
@@ -50,6 +50,8 @@ var partitioned = []struct {
 	{"token_rollup_hourly", func(r Retention) time.Duration { return r.HourlyRollup }, false},
 	{"login_rollup_daily", func(r Retention) time.Duration { return r.DailyRollup }, true},
 	{"token_rollup_daily", func(r Retention) time.Duration { return r.DailyRollup }, true},
+	// per-token days count "all time" for /tokens/top: kept with the raw rows
+	{"token_rollup_daily_by_token", func(r Retention) time.Duration { return r.Tokens }, false},
 }
 
 // ApplyRetention drops every whole partition that ended before now minus

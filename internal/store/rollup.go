@@ -450,16 +450,30 @@ func (s *Store) computeRollup(ctx context.Context, k *rollupKind, iv Interval, f
 	if err := s.conn.Exec(ctx, k.computeSQL(iv, len(tenants)), args...); err != nil {
 		return fmt.Errorf("compute %s %s–%s: %w", k.table(iv), from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
+	if iv == Daily && k.perKey != nil {
+		if err := s.conn.Exec(ctx, k.perKey.computeSQL(k.raw, len(tenants)), args...); err != nil {
+			return fmt.Errorf("compute %s %s–%s: %w", k.perKey.table, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+		}
+	}
 	return nil
 }
 
 // zeroRollup writes a row of zeros, at version, for every (tenant, bucket)
 // of [from, to) that has a row in the rollup table of iv.
+// The per-key rows of the daily buckets are zeroed with them.
 func (s *Store) zeroRollup(ctx context.Context, k *rollupKind, iv Interval, from, to time.Time, version uint64) error {
-	t := k.table(iv)
-	if err := s.conn.Exec(ctx, "INSERT INTO "+t+" (tenant_id, bucket, version) SELECT tenant_id, bucket, toUInt64(?) FROM "+t+
-		" WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?) GROUP BY tenant_id, bucket", version, from.Unix(), to.Unix()); err != nil {
-		return fmt.Errorf("zero %s %s–%s: %w", t, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	zero := func(t, key string) error {
+		if err := s.conn.Exec(ctx, "INSERT INTO "+t+" (tenant_id, bucket"+key+", version) SELECT tenant_id, bucket"+key+", toUInt64(?) FROM "+t+
+			" WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?) GROUP BY tenant_id, bucket"+key, version, from.Unix(), to.Unix()); err != nil {
+			return fmt.Errorf("zero %s %s–%s: %w", t, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+		}
+		return nil
+	}
+	if err := zero(k.table(iv), ""); err != nil {
+		return err
+	}
+	if iv == Daily && k.perKey != nil {
+		return zero(k.perKey.table, ", "+k.perKey.key)
 	}
 	return nil
 }

@@ -291,11 +291,7 @@ func (s *Store) topUses(ctx context.Context, tenant string, n int, candidates fu
 	if err != nil || len(first) == 0 {
 		return nil, err
 	}
-	counted := make([]string, 0, n)
-	for _, t := range first[:min(n, len(first))] {
-		counted = append(counted, t.id)
-	}
-	uses, err := s.exactUses(ctx, tenant, counted)
+	uses, err := s.exactUses(ctx, tenant, first[:min(n, len(first))])
 	if err != nil {
 		return nil, err
 	}
@@ -307,10 +303,10 @@ func (s *Store) topUses(ctx context.Context, tenant string, n int, candidates fu
 		if err != nil {
 			return nil, err
 		}
-		var rest []string
+		var rest []tokenBound
 		for _, t := range more {
 			if _, done := uses[t.id]; !done {
-				rest = append(rest, t.id)
+				rest = append(rest, t)
 			}
 		}
 		if len(rest) > 0 {
@@ -355,40 +351,73 @@ func nthLargest(m map[string]uint64, n int) uint64 {
 	return vals[n-1]
 }
 
-// exactUses counts the uses of each of the given tokens, each event once.
-// Tokens without uses are present with 0.
-func (s *Store) exactUses(ctx context.Context, tenant string, tokens []string) (map[string]uint64, error) {
+// exactUses counts the uses of each of the given tokens of all time, each
+// event once. Tokens without uses are present with 0.
+//
+// Tokens with many uses (their bounds add up to rolledUsesMin or more) are
+// counted from the per-token daily counts (0007_token_days.sql) for the
+// days the rollup job has closed (before the "tokens" mark) and from the
+// raw rows after it, usually today; others from their raw rows, which is
+// cheaper when they are few. Before the job's first run everything is
+// counted from the raw rows.
+func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBound) (map[string]uint64, error) {
 	out := make(map[string]uint64, len(tokens))
-	for _, id := range tokens {
-		out[id] = 0
+	ids := make([]string, len(tokens))
+	var rows uint64
+	for i, t := range tokens {
+		out[t.id] = 0
+		ids[i] = t.id
+		rows += t.bound
+	}
+	var mark time.Time
+	if rows >= rolledUsesMin {
+		st, err := s.cachedRollupState(ctx, tokenKind)
+		if err != nil {
+			return nil, err
+		}
+		mark = st.days
+	}
+	liveFrom := int64(0)
+	if !mark.IsZero() {
+		liveFrom = mark.Unix()
+	}
+	add := func(r driver.Rows) (struct{}, error) {
+		var id string
+		var n uint64
+		err := r.Scan(&id, &n)
+		out[id] += n
+		return struct{}{}, err
 	}
 	// Many tokens can tie at the n-th place; chunks keep each IN list far
 	// below ClickHouse's max_query_size whatever a tenant holds.
 	const chunk = 1000
-	for start := 0; start < len(tokens); start += chunk {
-		part := tokens[start:min(start+chunk, len(tokens))]
-		rows, err := s.conn.Query(pointQuery(ctx), `SELECT token_id, uniqExact(id) FROM token_events
-			WHERE tenant_id = ? AND token_id IN ? AND event = 'authenticated' GROUP BY token_id`, tenant, tokenInList(part))
-		if err != nil {
-			return nil, err
+	for start := 0; start < len(ids); start += chunk {
+		part := tokenInList(ids[start:min(start+chunk, len(ids))])
+		// One statement: the rolled-up days and the live rest.
+		q := `SELECT token_id, ` + tokenUseExpr + ` AS n FROM token_events
+			WHERE tenant_id = ? AND token_id IN ? AND occurred_at >= toDateTime(?) GROUP BY token_id`
+		args := []any{tenant, part, liveFrom}
+		if !mark.IsZero() {
+			q = `SELECT token_id, sum(n) FROM (` + q + `
+				UNION ALL
+				SELECT token_id, argMax(uses, version) AS n FROM ` + tokenDays.table + `
+				WHERE tenant_id = ? AND token_id IN ? AND bucket < toDateTime(?) GROUP BY token_id, bucket)
+				GROUP BY token_id`
+			args = append(args, tenant, part, liveFrom)
 		}
-		for rows.Next() {
-			var id string
-			var n uint64
-			if err := rows.Scan(&id, &n); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[id] = n
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+		if _, err := queryRows(ctx, s, add, q, args...); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
+
+// rolledUsesMin is how many uses (upper bounds) make reading the rolled-up
+// days cheaper than the raw rows. Measured on 18.16 at c=8: the rolled read
+// costs about 8 ms whatever the tokens (a granule per token and part of
+// both tables); the raw rows of a heavy user's ten tokens (35,000 uses)
+// 5 ms, of a big tenant's ten busiest (113,000) 15 ms.
+var rolledUsesMin uint64 = 60_000 // a variable so the tests can force either read
 
 // attachTokenNames fills in each token's latest non-empty name.
 func (s *Store) attachTokenNames(ctx context.Context, tenant string, list []TokenUses) error {
