@@ -400,6 +400,7 @@ CREATE TABLE IF NOT EXISTS authwatch.token_rollup_daily_by_token_local ON CLUSTE
     token_id  String,
     uses      UInt64,
     failures  UInt64,
+    use_ips   Array(String),
     version   UInt64
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/authwatch/token_rollup_daily_by_token_local', '{replica}', version)

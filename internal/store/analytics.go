@@ -171,6 +171,7 @@ var tokenDays = &keyedRollup{
 	measures: []measure{
 		{"uses", tokenUseExpr},
 		{"failures", tokenFailureExpr},
+		{"use_ips", tokenUseIPsExpr},
 	},
 }
 
@@ -179,6 +180,7 @@ var tokenDays = &keyedRollup{
 const (
 	tokenUseExpr     = "uniqExactIf(id, event = 'authenticated')"
 	tokenFailureExpr = "uniqExactIf(id, event IN ('failed', 'expired', 'ip_blocked'))"
+	tokenUseIPsExpr  = "groupUniqArrayIf(ip_address, event = 'authenticated')"
 )
 
 var rollupKinds = []*rollupKind{loginKind, tokenKind}

@@ -34,7 +34,9 @@ func TestTokenTopWithRollup(t *testing.T) {
 		}
 		// Ten days back from rollNow, the last few of them today (after the mark).
 		at := rollNow.Add(-time.Duration(i*i) * 90 * time.Second / 16)
-		evs = append(evs, rollToken(fmt.Sprintf("te%03d", i), "alice", token, action, at))
+		ev := rollToken(fmt.Sprintf("te%03d", i), "alice", token, action, at)
+		ev.IPAddress = fmt.Sprintf("10.0.%d.%d", i%3, i%17)
+		evs = append(evs, ev)
 		if action == event.TokenAuthenticated {
 			want[token]++
 		}
@@ -61,10 +63,46 @@ func TestTokenTopWithRollup(t *testing.T) {
 		}
 		return out
 	}
+	// Alice's /tokens/stats over the last 7 days (closed days and today),
+	// counted in Go from the events stored.
+	stored := append([]*event.Event(nil), evs...)
+	from, to := store.Daily.Truncate(rollNow).AddDate(0, 0, -6), store.Daily.Truncate(rollNow).AddDate(0, 0, 1)
+	wantStats := func() (s store.TokenStats) {
+		ips := map[string]bool{}
+		for _, ev := range stored {
+			if ev.UserID != "alice" || ev.OccurredAt.Before(from) || !ev.OccurredAt.Before(to) {
+				continue
+			}
+			switch ev.Action {
+			case event.TokenAuthenticated:
+				s.TotalRequests++
+				ips[ev.IPAddress] = true
+			case event.TokenFailed:
+				s.Failed++
+			}
+		}
+		s.UniqueIPs = uint64(len(ips))
+		return s
+	}
+	stats := func(rolledMin uint64) store.TokenStats {
+		t.Helper()
+		defer store.SetRolledUsesMin(rolledMin)()
+		s, err := st.TokenStats(ctx, store.TokenScope{TenantID: "acme", UserID: "alice"}, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return store.TokenStats{TotalRequests: s.TotalRequests, Failed: s.Failed, UniqueIPs: s.UniqueIPs}
+	}
 	top := func() map[string]uint64 {
 		t.Helper()
 		if raw := list(1 << 62); !reflect.DeepEqual(raw, want) {
 			t.Errorf("from the raw rows: %v, want %v", raw, want)
+		}
+		w := wantStats()
+		for _, min := range []uint64{1 << 62, 0} {
+			if got := stats(min); got != w {
+				t.Errorf("alice's stats (rolled-up days read from %d uses): %+v, want %+v", min, got, w)
+			}
 		}
 		return list(0)
 	}
@@ -102,7 +140,10 @@ func TestTokenTopWithRollup(t *testing.T) {
 	// A use of a closed day stamped long ago: no run sees it by itself;
 	// Recompute (what a repair or an erasure does) counts it, and replaces
 	// the doctored row.
-	insertAt(t, st, rollNow.AddDate(0, 0, -30), rollToken("late", "alice", "tk2", event.TokenAuthenticated, yesterday.Add(3*time.Hour)))
+	late := rollToken("late", "alice", "tk2", event.TokenAuthenticated, yesterday.Add(3*time.Hour))
+	late.IPAddress = "192.0.2.99" // a new IP for the window
+	insertAt(t, st, rollNow.AddDate(0, 0, -30), late)
+	stored = append(stored, late)
 	if err := job.Recompute(ctx, "tokens", yesterday, yesterday.AddDate(0, 0, 1)); err != nil {
 		t.Fatal(err)
 	}

@@ -107,8 +107,10 @@ func (s *Store) TokenStats(ctx context.Context, sc TokenScope, from, to time.Tim
 		return st, err
 	}
 	ids := make([]string, len(owned))
+	var useRows uint64
 	for i, t := range owned {
 		ids[i] = t.id
+		useRows += t.useRows
 		st.TotalTokens++
 		if !t.revoked {
 			st.ActiveTokens++
@@ -128,15 +130,34 @@ func (s *Store) TokenStats(ctx context.Context, sc TokenScope, from, to time.Tim
 			st.TypeRK++
 		}
 	}
-	// A user's tokens are a few ranges of token_events' sort key.
-	err = s.conn.QueryRow(pointQuery(ctx), `SELECT
-		uniqExactIf(id, event = 'authenticated'),
-		uniqExactIf(ip_address, event = 'authenticated'),
-		uniqExactIf(id, event IN ('failed', 'expired', 'ip_blocked'))
+	// A user's tokens are a few ranges of token_events' sort key. Tokens
+	// with many uses (as in exactUses) read their closed days from the
+	// per-token rollup: counts, and the day's IP sets whose union is the
+	// window's distinct IPs; the raw rows only from the mark on.
+	live := from
+	if useRows >= rolledUsesMin {
+		rs, err := s.cachedRollupState(ctx, tokenKind)
+		if err != nil {
+			return st, err
+		}
+		if rs.days.After(live) {
+			live = earlier(rs.days, to)
+		}
+	}
+	q := `SELECT ` + tokenUseExpr + ` AS u, ` + tokenFailureExpr + ` AS f, ` + tokenUseIPsExpr + ` AS ips
 		FROM token_events WHERE tenant_id = ? AND token_id IN ?
-		AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)`,
-		sc.TenantID, tokenInList(ids), from.Unix(), to.Unix()).
-		Scan(&st.TotalRequests, &st.UniqueIPs, &st.Failed)
+		AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)`
+	args := []any{sc.TenantID, tokenInList(ids), live.Unix(), to.Unix()}
+	if live.After(from) {
+		q += `
+		UNION ALL
+		SELECT argMax(uses, version) AS u, argMax(failures, version) AS f, argMax(use_ips, version) AS ips
+		FROM ` + tokenDays.table + ` WHERE tenant_id = ? AND token_id IN ?
+		AND bucket >= toDateTime(?) AND bucket < toDateTime(?) GROUP BY token_id, bucket`
+		args = append(args, sc.TenantID, tokenInList(ids), from.Unix(), live.Unix())
+	}
+	err = s.conn.QueryRow(pointQuery(ctx), `SELECT sum(u), sum(f), uniqExactArray(ips) FROM (`+q+`)`, args...).
+		Scan(&st.TotalRequests, &st.Failed, &st.UniqueIPs)
 	return st, err
 }
 
