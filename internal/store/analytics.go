@@ -112,11 +112,15 @@ type rollupKind struct {
 }
 
 // keyedRollup is a daily rollup table of one kind keyed by (tenant_id, key,
-// bucket): written in the same statements' runs and versions as the
-// kind's daily table, so both cover the days below the kind's mark.
+// bucket). Every daily bucket the kind computes (catch-up, lateness, sweep,
+// Recompute) is computed here too, at the same version. The table keeps its
+// own mark (rollup_state row `state`): it can start empty on an install
+// whose kind is already rolled up (a migration that adds it, a cluster
+// upgraded), and the job fills it from the oldest event up to the kind's
+// mark. Readers trust it below the earlier of the two marks (perKeyMark).
 type keyedRollup struct {
-	table, key string
-	measures   []measure
+	table, key, state string
+	measures          []measure
 }
 
 // measure is one rollup column and the aggregate over raw rows that fills it.
@@ -167,7 +171,7 @@ var tokenKind = &rollupKind{
 // tokenDays are each token's uses and failures per day
 // (0007_token_days.sql), for /tokens/top and a user's /tokens/stats.
 var tokenDays = &keyedRollup{
-	table: "token_rollup_daily_by_token", key: "token_id",
+	table: "token_rollup_daily_by_token", key: "token_id", state: "token_days",
 	measures: []measure{
 		{"uses", tokenUseExpr},
 		{"failures", tokenFailureExpr},
@@ -304,7 +308,7 @@ func (s *Store) analytics(ctx context.Context, k *rollupKind, tenant string, iv 
 	if n := to.Sub(from) / iv.Step(); n > maxBuckets {
 		return nil, fmt.Errorf("analytics: %d buckets, at most %d", n, maxBuckets)
 	}
-	st, err := s.cachedRollupState(ctx, k)
+	st, err := s.cachedRollupState(ctx, k.name)
 	if err != nil {
 		return nil, err
 	}

@@ -102,25 +102,25 @@ func (c *readCache) share(ctx context.Context, key string, fn func(context.Conte
 // cachedRollupState returns the kind's rollup state, read through the cache.
 // A read that started before this process wrote a new state (forgetState)
 // is not kept: the generation it began under is over.
-func (s *Store) cachedRollupState(ctx context.Context, k *rollupKind) (rollupState, error) {
+func (s *Store) cachedRollupState(ctx context.Context, name string) (rollupState, error) {
 	c := s.cache
 	c.mu.Lock()
-	e, ok := c.states[k.name]
+	e, ok := c.states[name]
 	gen := c.gen
 	c.mu.Unlock()
 	if ok && time.Since(e.at) < c.stateTTL {
 		return e.st, nil
 	}
-	v, err := c.share(ctx, fmt.Sprintf("state\x00%s\x00%d", k.name, gen), func(ctx context.Context) (any, error) {
-		st, err := s.rollupState(ctx, k)
+	v, err := c.share(ctx, fmt.Sprintf("state\x00%s\x00%d", name, gen), func(ctx context.Context) (any, error) {
+		st, err := s.rollupState(ctx, name)
 		if err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
 		if c.gen == gen {
-			c.states[k.name] = stateEntry{st: st, at: time.Now()}
+			c.states[name] = stateEntry{st: st, at: time.Now()}
 		}
-		c.dropOlder(k.name, st.version)
+		c.dropOlder(name, st.version)
 		c.mu.Unlock()
 		return st, nil
 	})

@@ -29,9 +29,11 @@ var userTables = []string{
 // mutation: ClickHouse rewrites the parts holding the rows in the
 // background, which is why this waits (up to wait) and why callers run it
 // in the background. Token summaries (owner, name, type) of the tokens the
-// user's events named are built again from the events left. The rollups
-// count events, not users; the caller computes the buckets of
-// Erased.From–To again so the counts drop too. That span is recorded in
+// user's events named are built again from the events left, and their
+// per-token daily rows of the span (which list IPs) are deleted. The other
+// rollups count events, not users; the caller computes the buckets of
+// Erased.From–To again so the counts drop too (and the per-token rows come
+// back from the events left). That span is recorded in
 // audit_log (user_erase_span, by actor) before anything is deleted: an
 // erasure asked again after one that deleted the rows but stopped before
 // the rollups finds no events left, and gets the recorded span instead.
@@ -98,6 +100,25 @@ func (s *Store) EraseUser(ctx context.Context, tenant, user, actor string, wait 
 			return out, err
 		}
 		out.Rows["token_summary"] += n
+		// The per-token daily rows of the span hold the user's IPs (use_ips):
+		// deleted, not only outnumbered by newer versions; the caller's
+		// Recompute of the span writes them again from the events left.
+		if !out.From.IsZero() {
+			if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+tokenDays.table+
+				" WHERE tenant_id = ? AND token_id IN ? AND bucket >= toDateTime(?) AND bucket <= toDateTime(?)",
+				tenant, tokenInList(chunk), Daily.Truncate(out.From).Unix(), out.To.Unix()).Scan(&n); err != nil {
+				return out, fmt.Errorf("erase: count %s: %w", tokenDays.table, err)
+			}
+			out.Rows[tokenDays.table] += n
+			if err := s.conn.Exec(ctx, "ALTER TABLE "+inPlace(tokenDays.table, s.cluster)+
+				" DELETE WHERE tenant_id = ? AND token_id IN ? AND bucket >= toDateTime(?) AND bucket <= toDateTime(?)",
+				tenant, tokenInList(chunk), Daily.Truncate(out.From).Unix(), out.To.Unix()); err != nil {
+				return out, fmt.Errorf("erase: %s: %w", tokenDays.table, err)
+			}
+			if err := s.waitMutations(ctx, deadline); err != nil {
+				return out, err
+			}
+		}
 	}
 	// The map goes last: until the summaries are rebuilt, a retry finds the
 	// tokens in it.

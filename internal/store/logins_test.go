@@ -69,7 +69,9 @@ func TestWindowedPagesMatchSortingEverything(t *testing.T) {
 		}
 		for _, pg := range [][2]int{{0, 25}, {25, 25}, {30, 10}, {140, 10}, {290, 25}} {
 			page := want[min(pg[0], len(want)):min(pg[0]+pg[1], len(want))]
-			// All rows sorted, then the windows, each read whole or as keys then rows.
+			// All rows sorted, then the windows, each read whole or as keys
+			// then rows. (A status filter always goes through the windows,
+			// so its "direct" read is a windowed one too.)
 			for _, read := range []struct {
 				name         string
 				direct, full uint64

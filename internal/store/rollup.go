@@ -147,27 +147,30 @@ func (r *Rollup) Recompute(ctx context.Context, kind string, from, to time.Time)
 		if k.name != kind {
 			continue
 		}
-		for _, iv := range []Interval{Hourly, Daily} {
-			// A bucket whose events are all gone (an erasure) computes to no
-			// row at all: first every bucket of the range that has a row is
-			// written as zeros, then the computation, newer, replaces those
-			// that still have events.
-			if err := r.store.zeroRollup(ctx, k, iv, Daily.Truncate(from), roundUp(Daily, to), r.ver.next()); err != nil {
-				return err
-			}
-			if err := r.computeChunked(ctx, k, iv, Daily.Truncate(from), roundUp(Daily, to), nil); err != nil {
-				return err
+		// A bucket whose events are all gone (an erasure) computes to no row
+		// at all: first every bucket of the day that has a row is written as
+		// zeros, then the computation, newer, replaces those that still have
+		// events. A day at a time, so a reader sees the zeros of one day for
+		// the time of one computation, not of the whole range.
+		for day := Daily.Truncate(from); day.Before(roundUp(Daily, to)); day = day.Add(24 * time.Hour) {
+			for _, iv := range []Interval{Hourly, Daily} {
+				if err := r.store.zeroRollup(ctx, k, iv, day, day.Add(24*time.Hour), r.ver.next()); err != nil {
+					return err
+				}
+				if err := r.store.computeRollup(ctx, k, iv, day, day.Add(24*time.Hour), nil, r.ver.next()); err != nil {
+					return err
+				}
 			}
 		}
 		// The same state under a new version: every reader's cached closed
 		// buckets (this process and other replicas) are read again.
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		st, err := r.store.rollupState(ctx, k)
+		st, err := r.store.rollupState(ctx, k.name)
 		if err != nil {
 			return err
 		}
-		return r.store.writeRollupState(ctx, k, &st, r.ver.next())
+		return r.store.writeRollupState(ctx, k.name, &st, r.ver.next())
 	}
 	return fmt.Errorf("rollup: unknown kind %q", kind)
 }
@@ -213,7 +216,7 @@ func (r *Rollup) plans(st rollupState, now time.Time) []plan {
 }
 
 func (r *Rollup) runKind(ctx context.Context, k *rollupKind, now time.Time) error {
-	st, err := r.store.rollupState(ctx, k)
+	st, err := r.store.rollupState(ctx, k.name)
 	if err != nil {
 		return err
 	}
@@ -221,12 +224,13 @@ func (r *Rollup) runKind(ctx context.Context, k *rollupKind, now time.Time) erro
 		// The first run: its start is the floor of the next sweep, written
 		// before any bucket so a run that dies half way still leaves it.
 		st.swept = now
-		if err := r.store.writeRollupState(ctx, k, &st, r.ver.next()); err != nil {
+		if err := r.store.writeRollupState(ctx, k.name, &st, r.ver.next()); err != nil {
 			return err
 		}
 	}
 	sweepFrom := st.swept.Add(-r.cfg.SweepMargin)
 	plans := r.plans(st, now)
+	firstDays := st.days.IsZero() // this run's catch-up computes every day (and its per-key rows)
 
 	// 3 (looked up first, so rows ingested while this run computes are
 	// left to the next run's sweep, whose floor is this run's start).
@@ -262,7 +266,7 @@ func (r *Rollup) runKind(ctx context.Context, k *rollupKind, now time.Time) erro
 				return err
 			}
 			st.setMark(p.iv, end) // saved per chunk: a long first run resumes where it stopped
-			if err := r.store.writeRollupState(ctx, k, &st, r.ver.next()); err != nil {
+			if err := r.store.writeRollupState(ctx, k.name, &st, r.ver.next()); err != nil {
 				return err
 			}
 			chunk = end
@@ -287,7 +291,68 @@ func (r *Rollup) runKind(ctx context.Context, k *rollupKind, now time.Time) erro
 		}
 	}
 	st.swept = now
-	return r.store.writeRollupState(ctx, k, &st, r.ver.next())
+	if err := r.store.writeRollupState(ctx, k.name, &st, r.ver.next()); err != nil {
+		return err
+	}
+	return r.catchUpPerKey(ctx, k, st.days, firstDays)
+}
+
+// catchUpPerKey fills the kind's per-key daily table from its own mark up to
+// the kind's daily mark, a day of raw rows per statement, the mark saved
+// after each day (a long first fill resumes where it stopped). Days the
+// kind computed meanwhile are computed again: harmless, the newest version
+// wins. After the kind's first catch-up (fresh: every day below its mark
+// was computed in this run, per key too) the mark is set at once.
+func (r *Rollup) catchUpPerKey(ctx context.Context, k *rollupKind, kindMark time.Time, fresh bool) error {
+	if k.perKey == nil || kindMark.IsZero() {
+		return nil
+	}
+	st, err := r.store.rollupState(ctx, k.perKey.state)
+	if err != nil {
+		return err
+	}
+	from := st.days
+	if from.IsZero() && fresh {
+		from = kindMark
+	}
+	if from.IsZero() {
+		first, ok, err := r.store.oldestEvent(ctx, k)
+		if err != nil {
+			return err
+		}
+		from = kindMark
+		if ok && first.Before(from) {
+			from = Daily.Truncate(first)
+		}
+	}
+	for day := from; day.Before(kindMark); day = day.Add(24 * time.Hour) {
+		if err := r.store.computePerKey(ctx, k, day, day.Add(24*time.Hour), nil, r.ver.next()); err != nil {
+			return err
+		}
+		st.days = day.Add(24 * time.Hour)
+		if err := r.store.writeRollupState(ctx, k.perKey.state, &st, r.ver.next()); err != nil {
+			return err
+		}
+	}
+	if st.days.IsZero() {
+		st.days = kindMark // no events before the mark: nothing to fill
+		return r.store.writeRollupState(ctx, k.perKey.state, &st, r.ver.next())
+	}
+	return nil
+}
+
+// perKeyMark is the day before which the kind's per-key table is complete:
+// the earlier of its own mark and the kind's (zero when either is).
+func (s *Store) perKeyMark(ctx context.Context, k *rollupKind) (time.Time, error) {
+	kind, err := s.cachedRollupState(ctx, k.name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	own, err := s.cachedRollupState(ctx, k.perKey.state)
+	if err != nil || kind.days.IsZero() || own.days.IsZero() {
+		return time.Time{}, err
+	}
+	return earlier(kind.days, own.days), nil
 }
 
 // computeChunked computes [from, to) a day of raw rows at a time.
@@ -404,12 +469,12 @@ func unixOrZero(u uint32) time.Time {
 	return time.Unix(int64(u), 0).UTC()
 }
 
-func (s *Store) rollupState(ctx context.Context, k *rollupKind) (rollupState, error) {
+func (s *Store) rollupState(ctx context.Context, name string) (rollupState, error) {
 	var h, d, sw uint32
 	var version uint64
 	err := s.conn.QueryRow(pointQuery(ctx), `SELECT toUInt32(argMax(hours_complete_before, version)),
 		toUInt32(argMax(days_complete_before, version)), toUInt32(argMax(swept_at, version)), max(version)
-		FROM rollup_state WHERE name = ?`, k.name).Scan(&h, &d, &sw, &version)
+		FROM rollup_state WHERE name = ?`, name).Scan(&h, &d, &sw, &version)
 	if err != nil {
 		return rollupState{}, fmt.Errorf("read rollup_state: %w", err)
 	}
@@ -420,7 +485,7 @@ func (s *Store) rollupState(ctx context.Context, k *rollupKind) (rollupState, er
 // with (version, from this process's clock, unless that clock is behind the
 // writer of the last one), so that readers' caches see a change, and keeps
 // the version written in st.
-func (s *Store) writeRollupState(ctx context.Context, k *rollupKind, st *rollupState, version uint64) error {
+func (s *Store) writeRollupState(ctx context.Context, name string, st *rollupState, version uint64) error {
 	if version <= st.version {
 		version = st.version + 1
 	}
@@ -432,8 +497,8 @@ func (s *Store) writeRollupState(ctx context.Context, k *rollupKind, st *rollupS
 		return t
 	}
 	err := s.insertColumns(ctx, "INSERT INTO rollup_state (name, hours_complete_before, days_complete_before, swept_at, version)",
-		[]any{[]string{k.name}, []time.Time{at(st.hours)}, []time.Time{at(st.days)}, []time.Time{at(st.swept)}, []uint64{version}})
-	s.cache.forgetState(k.name)
+		[]any{[]string{name}, []time.Time{at(st.hours)}, []time.Time{at(st.days)}, []time.Time{at(st.swept)}, []uint64{version}})
+	s.cache.forgetState(name)
 	if err != nil {
 		return fmt.Errorf("write rollup_state: %w", err)
 	}
@@ -451,9 +516,20 @@ func (s *Store) computeRollup(ctx context.Context, k *rollupKind, iv Interval, f
 		return fmt.Errorf("compute %s %s–%s: %w", k.table(iv), from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
 	if iv == Daily && k.perKey != nil {
-		if err := s.conn.Exec(ctx, k.perKey.computeSQL(k.raw, len(tenants)), args...); err != nil {
-			return fmt.Errorf("compute %s %s–%s: %w", k.perKey.table, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
-		}
+		return s.computePerKey(ctx, k, from, to, tenants, version)
+	}
+	return nil
+}
+
+// computePerKey writes the per-key rows of the days in [from, to) for every
+// tenant, or for the given ones.
+func (s *Store) computePerKey(ctx context.Context, k *rollupKind, from, to time.Time, tenants []string, version uint64) error {
+	args := []any{version, from.Unix(), to.Unix()}
+	for _, t := range tenants {
+		args = append(args, t)
+	}
+	if err := s.conn.Exec(ctx, k.perKey.computeSQL(k.raw, len(tenants)), args...); err != nil {
+		return fmt.Errorf("compute %s %s–%s: %w", k.perKey.table, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
 	return nil
 }

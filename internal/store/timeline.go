@@ -27,7 +27,7 @@ type hourCount struct {
 // analytics read.
 func (s *Store) tenantTimeline(ctx context.Context, f LoginFilter) (hours []hourCount, older uint64, ok bool, err error) {
 	from, to := f.From, f.To
-	st, err := s.cachedRollupState(ctx, loginKind)
+	st, err := s.cachedRollupState(ctx, loginKind.name)
 	if err != nil {
 		return nil, 0, false, err
 	}

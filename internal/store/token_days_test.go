@@ -41,10 +41,19 @@ func TestTokenTopWithRollup(t *testing.T) {
 			want[token]++
 		}
 	}
-	// Carol used tk3 on a day of her own, 20 days ago.
+	// Carol used tk3 on a day of her own, 20 days ago, from an IP of her own.
 	for i := range 3 {
-		evs = append(evs, rollToken(fmt.Sprintf("carol%d", i), "carol", "tk3", event.TokenAuthenticated, rollNow.AddDate(0, 0, -20).Add(time.Duration(i)*time.Hour)))
+		ev := rollToken(fmt.Sprintf("carol%d", i), "carol", "tk3", event.TokenAuthenticated, rollNow.AddDate(0, 0, -20).Add(time.Duration(i)*time.Hour))
+		ev.IPAddress = "198.51.100.7"
+		evs = append(evs, ev)
 		want["tk3"]++
+	}
+	// Uses on both sides of today's midnight, where the rolled-up days end
+	// and the raw rows take over.
+	midnight := store.Daily.Truncate(rollNow)
+	for i, at := range []time.Time{midnight, midnight.Add(-time.Millisecond)} {
+		evs = append(evs, rollToken(fmt.Sprintf("edge%d", i), "alice", "tk1", event.TokenAuthenticated, at))
+		want["tk1"]++
 	}
 	insertAt(t, st, rollNow, evs...)
 	insertAt(t, st, rollNow, evs[:60]...) // redelivered copies
@@ -117,6 +126,33 @@ func TestTokenTopWithRollup(t *testing.T) {
 		t.Fatalf("after the job: %v, want %v", got, want)
 	}
 
+	// An install rolled up before the per-token table existed (a migration
+	// that adds it, a cluster upgraded): the table is empty and has no mark
+	// of its own. Readers do not trust it; the next run fills it.
+	if err := st.Conn().Exec(ctx, "TRUNCATE TABLE token_rollup_daily_by_token"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Conn().Exec(ctx, `INSERT INTO rollup_state (name, hours_complete_before, days_complete_before, swept_at, version)
+		SELECT 'token_days', toDateTime(0), toDateTime(0), toDateTime(0), max(version) + 1 FROM rollup_state`); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 5*time.Second, "the cleared mark is seen (state cache)", func() bool {
+		return reflect.DeepEqual(list(0), want)
+	})
+	if err := job.RunOnce(ctx, rollNow); err != nil {
+		t.Fatal(err)
+	}
+	var days uint64
+	if err := st.Conn().QueryRow(ctx, "SELECT uniqExact(bucket) FROM token_rollup_daily_by_token").Scan(&days); err != nil {
+		t.Fatal(err)
+	}
+	if days < 10 {
+		t.Errorf("the per-token table holds %d days after the fill, want every day with events before today", days)
+	}
+	if got := top(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the fill: %v, want %v", got, want)
+	}
+
 	// The closed days are read from the rollup: a doctored row shows.
 	yesterday := time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC)
 	var rolled uint64
@@ -165,5 +201,13 @@ func TestTokenTopWithRollup(t *testing.T) {
 	want["tk3"] -= 3
 	if got := top(); !reflect.DeepEqual(got, want) {
 		t.Errorf("after erasing carol: %v, want %v", got, want)
+	}
+	// Her IP is gone from the rollup's rows, not only outnumbered.
+	var rows uint64
+	if err := st.Conn().QueryRow(ctx, "SELECT count() FROM token_rollup_daily_by_token WHERE has(use_ips, '198.51.100.7')").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 {
+		t.Errorf("%d per-token rows still list carol's IP", rows)
 	}
 }

@@ -136,12 +136,12 @@ func (s *Store) TokenStats(ctx context.Context, sc TokenScope, from, to time.Tim
 	// window's distinct IPs; the raw rows only from the mark on.
 	live := from
 	if useRows >= rolledUsesMin {
-		rs, err := s.cachedRollupState(ctx, tokenKind)
+		mark, err := s.perKeyMark(ctx, tokenKind)
 		if err != nil {
 			return st, err
 		}
-		if rs.days.After(live) {
-			live = earlier(rs.days, to)
+		if mark.After(live) {
+			live = earlier(mark, to)
 		}
 	}
 	q := `SELECT ` + tokenUseExpr + ` AS u, ` + tokenFailureExpr + ` AS f, ` + tokenUseIPsExpr + ` AS ips
@@ -392,11 +392,10 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBoun
 	}
 	var mark time.Time
 	if rows >= rolledUsesMin {
-		st, err := s.cachedRollupState(ctx, tokenKind)
-		if err != nil {
+		var err error
+		if mark, err = s.perKeyMark(ctx, tokenKind); err != nil {
 			return nil, err
 		}
-		mark = st.days
 	}
 	liveFrom := int64(0)
 	if !mark.IsZero() {

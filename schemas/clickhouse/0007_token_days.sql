@@ -6,14 +6,19 @@
 -- table a token's 90 days are 90 small rows, and only the days the job has
 -- not covered yet are counted live.
 --
--- Written by the rollup job together with token_rollup_daily (same runs,
--- same versions, same rollup_state mark "tokens"): every closed day that
--- job computes for a tenant is computed here per token too, so the two
--- agree and a late event or an erasure is caught by the same sweep and
--- Recompute. Versions as in 0004: ReplacingMergeTree(version) keeps the
+-- Written by the rollup job together with token_rollup_daily: every closed
+-- day that job computes for a tenant is computed here per token too, at
+-- the same version, so a late event or an erasure is caught by the same
+-- sweep and Recompute. The table has its own mark (rollup_state
+-- "token_days"): on an install that was rolled up before it existed, the
+-- job fills it a day per statement from the oldest event on, and readers
+-- use it only below both marks. (No backfill here: one statement over all
+-- history could run out of memory on a large install, and a cluster's
+-- schema file carries no backfills.) Versions as in 0004: ReplacingMergeTree(version) keeps the
 -- newest, reads take argMax(…, version). A token without events on a day
--- has no row; Recompute first writes zeros over the range, so a token
--- whose events were all erased counts 0.
+-- has no row; Recompute first writes zeros over each day, so a token whose
+-- events were all erased counts 0, and an erasure deletes the rows of the
+-- erased user's tokens over the span first (use_ips lists IPs).
 --
 -- uses: authenticated events; failures: failed, expired and ip_blocked
 -- (/tokens/stats failed_attempts). Each event id once (uniqExactIf).
@@ -38,16 +43,3 @@ ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(bucket)
 ORDER BY (tenant_id, token_id, bucket)
 SETTINGS index_granularity = 256;
-
--- Backfill every stored day at version 0, so days the job rolled up before
--- this table existed are covered; the job's own computations (versions are
--- clock nanoseconds) replace these rows whenever it computes a day again.
--- Running it twice writes the same counts twice, which argMax reads as one.
-INSERT INTO token_rollup_daily_by_token (tenant_id, bucket, token_id, uses, failures, use_ips, version)
-SELECT tenant_id, toDateTime(toUInt32(intDiv(toUInt32(occurred_at), 86400) * 86400)) AS b, token_id,
-       uniqExactIf(id, event = 'authenticated'),
-       uniqExactIf(id, event IN ('failed', 'expired', 'ip_blocked')),
-       groupUniqArrayIf(ip_address, event = 'authenticated'),
-       toUInt64(0)
-FROM token_events_by_time
-GROUP BY tenant_id, b, token_id;
