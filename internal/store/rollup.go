@@ -508,12 +508,8 @@ func (s *Store) writeRollupState(ctx context.Context, name string, st *rollupSta
 // computeRollup writes the rollup rows of [from, to) (whole buckets) for
 // every tenant, or for the given ones.
 func (s *Store) computeRollup(ctx context.Context, k *rollupKind, iv Interval, from, to time.Time, tenants []string, version uint64) error {
-	args := []any{version, from.Unix(), to.Unix()}
-	for _, t := range tenants {
-		args = append(args, t)
-	}
-	if err := s.conn.Exec(ctx, k.computeSQL(iv, len(tenants)), args...); err != nil {
-		return fmt.Errorf("compute %s %s–%s: %w", k.table(iv), from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	if err := s.execCompute(ctx, k.table(iv), k.computeSQL(iv, len(tenants)), from, to, tenants, version); err != nil {
+		return err
 	}
 	if iv == Daily && k.perKey != nil {
 		return s.computePerKey(ctx, k, from, to, tenants, version)
@@ -524,12 +520,18 @@ func (s *Store) computeRollup(ctx context.Context, k *rollupKind, iv Interval, f
 // computePerKey writes the per-key rows of the days in [from, to) for every
 // tenant, or for the given ones.
 func (s *Store) computePerKey(ctx context.Context, k *rollupKind, from, to time.Time, tenants []string, version uint64) error {
+	return s.execCompute(ctx, k.perKey.table, k.perKey.computeSQL(k.raw, len(tenants)), from, to, tenants, version)
+}
+
+// execCompute runs a rollup INSERT … SELECT built by computeSQL: its
+// arguments are the version, the range, then the tenants.
+func (s *Store) execCompute(ctx context.Context, table, q string, from, to time.Time, tenants []string, version uint64) error {
 	args := []any{version, from.Unix(), to.Unix()}
 	for _, t := range tenants {
 		args = append(args, t)
 	}
-	if err := s.conn.Exec(ctx, k.perKey.computeSQL(k.raw, len(tenants)), args...); err != nil {
-		return fmt.Errorf("compute %s %s–%s: %w", k.perKey.table, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	if err := s.conn.Exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("compute %s %s–%s: %w", table, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
 	return nil
 }
