@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -192,6 +193,22 @@ func TestSuspiciousLogins(t *testing.T) {
 	a.getJSON(a.token("acme", "root", "admin.audit_log"), "/api/v1/login-history/tenant", url.Values{"suspicious_only": {"true"}}, &tenant)
 	if len(tenant.History) != 1 || !slices.Equal(reasons(tenant.History[0]), []string{"new_device", "unusual_hour"}) {
 		t.Errorf("suspicious_only: %+v, want a-phone with both rules", tenant.History)
+	}
+	// The tenant's whole list flags them too, and a login of an unknown
+	// account (no user) flagged by a password spray.
+	if err := a.store.Conn().Exec(context.Background(), `INSERT INTO alerts (tenant_id, occurred_at, id, event_id, user_id, rule, severity)
+		SELECT tenant_id, occurred_at, 'al-3', 'x-unknown', '', 'password_spray', 'high' FROM login_events_by_time WHERE id = 'x-unknown' LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	a.getJSON(a.token("acme", "root", "admin.audit_log"), "/api/v1/login-history/tenant", nil, &tenant)
+	flagged := map[string][]string{}
+	for _, it := range tenant.History {
+		if it.IsSuspicious {
+			flagged[it.ID] = reasons(it)
+		}
+	}
+	if want := map[string][]string{"a-phone": {"new_device", "unusual_hour"}, "x-unknown": {"password_spray"}}; !reflect.DeepEqual(flagged, want) {
+		t.Errorf("flagged on the tenant list: %v, want %v", flagged, want)
 	}
 	a.getJSON(a.token("acme", "bob"), "/api/v1/login-history/suspicious", nil, &got)
 	if got.Pagination.Total != 0 || got.History == nil {

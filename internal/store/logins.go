@@ -466,9 +466,11 @@ func (s *Store) scanLogins(ctx context.Context, q string, args ...any) ([]Login,
 	return out, rows.Err()
 }
 
-// attachRules fills in the rules of the alerts that flag each login. When
-// the logins are one user's, only that user's alerts are looked at (the
-// alerts table is keyed by tenant, then user).
+// attachRules fills in the rules of the alerts that flag each login. Only
+// the alerts of the logins' users are looked at: the alerts table is keyed
+// by tenant, then user, and an alert carries its login's user_id (” for
+// an unknown account), so a tenant's page reads a few users' ranges, not
+// every alert of the tenant.
 func (s *Store) attachRules(ctx context.Context, tenant, user string, logins []Login) error {
 	if len(logins) == 0 {
 		return nil
@@ -478,6 +480,15 @@ func (s *Store) attachRules(ctx context.Context, tenant, user string, logins []L
 	if user != "" {
 		cond += " AND user_id = ?"
 		args = append(args, user)
+	} else {
+		seen := map[string]bool{}
+		for _, l := range logins {
+			if !seen[l.UserID] {
+				seen[l.UserID] = true
+				args = append(args, l.UserID)
+			}
+		}
+		cond += " AND user_id IN (" + placeholders(len(seen)) + ")"
 	}
 	for _, l := range logins {
 		args = append(args, l.ID)
