@@ -51,7 +51,7 @@ func (j *Job) Run(ctx context.Context, tenant, user, actor string) error {
 	}
 	if !erased.From.IsZero() {
 		for _, kind := range []string{"logins", "tokens"} {
-			if err := j.Rollup.Recompute(ctx, kind, erased.From, erased.To.Add(time.Second)); err != nil {
+			if err := j.Rollup.Recompute(ctx, kind, erased.From, erased.To.Add(time.Second), tenant); err != nil {
 				return fmt.Errorf("erase: rollups: %w", err)
 			}
 		}

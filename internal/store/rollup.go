@@ -140,9 +140,10 @@ func (r *Rollup) RunOnce(ctx context.Context, now time.Time) error {
 }
 
 // Recompute computes [from, to) of one kind ("logins" or "tokens") again for
-// every tenant, in both intervals; from and to are rounded out to whole days.
-// For repairs (see Rollup); the regular runs never need it.
-func (r *Rollup) Recompute(ctx context.Context, kind string, from, to time.Time) error {
+// the given tenants (every tenant when none), in both intervals; from and
+// to are rounded out to whole days. For repairs (see Rollup) and erasures;
+// the regular runs never need it.
+func (r *Rollup) Recompute(ctx context.Context, kind string, from, to time.Time, tenants ...string) error {
 	for _, k := range rollupKinds {
 		if k.name != kind {
 			continue
@@ -154,10 +155,10 @@ func (r *Rollup) Recompute(ctx context.Context, kind string, from, to time.Time)
 		// the time of one computation, not of the whole range.
 		for day := Daily.Truncate(from); day.Before(roundUp(Daily, to)); day = day.Add(24 * time.Hour) {
 			for _, iv := range []Interval{Hourly, Daily} {
-				if err := r.store.zeroRollup(ctx, k, iv, day, day.Add(24*time.Hour), r.ver.next()); err != nil {
+				if err := r.store.zeroRollup(ctx, k, iv, day, day.Add(24*time.Hour), tenants, r.ver.next()); err != nil {
 					return err
 				}
-				if err := r.store.computeRollup(ctx, k, iv, day, day.Add(24*time.Hour), nil, r.ver.next()); err != nil {
+				if err := r.store.computeRollup(ctx, k, iv, day, day.Add(24*time.Hour), tenants, r.ver.next()); err != nil {
 					return err
 				}
 			}
@@ -538,11 +539,17 @@ func (s *Store) execCompute(ctx context.Context, table, q string, from, to time.
 
 // zeroRollup writes a row of zeros, at version, for every (tenant, bucket)
 // of [from, to) that has a row in the rollup table of iv.
-// The per-key rows of the daily buckets are zeroed with them.
-func (s *Store) zeroRollup(ctx context.Context, k *rollupKind, iv Interval, from, to time.Time, version uint64) error {
+// The per-key rows of the daily buckets are zeroed with them. Only the
+// given tenants' rows when there are any.
+func (s *Store) zeroRollup(ctx context.Context, k *rollupKind, iv Interval, from, to time.Time, tenants []string, version uint64) error {
+	cond, args := "", []any{version, from.Unix(), to.Unix()}
+	if len(tenants) > 0 {
+		cond = " AND tenant_id IN (" + placeholders(len(tenants)) + ")"
+		args = append(args, anySlice(tenants)...)
+	}
 	zero := func(t, key string) error {
 		if err := s.conn.Exec(ctx, "INSERT INTO "+t+" (tenant_id, bucket"+key+", version) SELECT tenant_id, bucket"+key+", toUInt64(?) FROM "+t+
-			" WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?) GROUP BY tenant_id, bucket"+key, version, from.Unix(), to.Unix()); err != nil {
+			" WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?)"+cond+" GROUP BY tenant_id, bucket"+key, args...); err != nil {
 			return fmt.Errorf("zero %s %s–%s: %w", t, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 		}
 		return nil

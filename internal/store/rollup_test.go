@@ -271,3 +271,54 @@ func TestCachedRollupFollowsRecompute(t *testing.T) {
 		return loginSeries(t, replica, "acme", store.Daily, yesterday, yesterday.AddDate(0, 0, 1))[0].Success == 2
 	})
 }
+
+// An erasure recomputes its tenant's buckets only: the other tenants' rows
+// keep their versions, and the tenant's late event is counted.
+func TestRecomputeOneTenant(t *testing.T) {
+	st, _ := testenv.OpenStore(t)
+	ctx := context.Background()
+	yesterday := time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC)
+	insertAt(t, st, rollNow,
+		rollLogin("acme", "a1", "alice", event.StatusSuccess, "10.0.0.1", yesterday.Add(3*time.Hour)),
+		rollLogin("beta", "b1", "bob", event.StatusSuccess, "10.0.0.2", yesterday.Add(4*time.Hour)))
+	job := store.NewRollup(st, store.RollupConfig{})
+	if err := job.RunOnce(ctx, rollNow); err != nil {
+		t.Fatal(err)
+	}
+	versions := func() map[string]uint64 {
+		t.Helper()
+		out := map[string]uint64{}
+		rows, err := st.Conn().Query(ctx, "SELECT tenant_id, max(version) FROM login_rollup_daily WHERE bucket = toDateTime(?) GROUP BY tenant_id", yesterday.Unix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var tenant string
+			var v uint64
+			if err := rows.Scan(&tenant, &v); err != nil {
+				t.Fatal(err)
+			}
+			out[tenant] = v
+		}
+		return out
+	}
+	before := versions()
+	// Late events of both tenants, stamped long ago: only a Recompute sees them.
+	insertAt(t, st, rollNow.AddDate(0, 0, -30),
+		rollLogin("acme", "a2", "carol", event.StatusSuccess, "10.0.0.3", yesterday.Add(5*time.Hour)),
+		rollLogin("beta", "b2", "dave", event.StatusSuccess, "10.0.0.4", yesterday.Add(6*time.Hour)))
+	if err := job.Recompute(ctx, "logins", yesterday, yesterday.AddDate(0, 0, 1), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	after := versions()
+	if after["acme"] <= before["acme"] || after["beta"] != before["beta"] {
+		t.Errorf("versions before %v, after %v: want acme's rewritten and beta's untouched", before, after)
+	}
+	if b := loginSeries(t, st, "acme", store.Daily, yesterday, yesterday.AddDate(0, 0, 1))[0]; b.Success != 2 {
+		t.Errorf("acme after its recompute: %+v, want 2 successes", b)
+	}
+	if b := loginSeries(t, st, "beta", store.Daily, yesterday, yesterday.AddDate(0, 0, 1))[0]; b.Success != 1 {
+		t.Errorf("beta, not recomputed: %+v, want its rolled-up 1", b)
+	}
+}

@@ -195,7 +195,7 @@ func TestTokenTopWithRollup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := job.Recompute(ctx, "tokens", erased.From, erased.To.Add(time.Second)); err != nil {
+	if err := job.Recompute(ctx, "tokens", erased.From, erased.To.Add(time.Second), "acme"); err != nil {
 		t.Fatal(err)
 	}
 	want["tk3"] -= 3
