@@ -47,19 +47,12 @@ func (s *Store) Alerts(ctx context.Context, f AlertFilter, offset, limit int, no
 	}
 	// As for logins: 18.16 sorts every matching row before LIMIT, so look
 	// for the page in a recent window first and widen it until it holds it.
-	starts := windowStarts(f.From, f.To, now)
-	for i, lo := range starts {
+	page, err := searchPage(windowStarts(f.From, f.To, now), limit, wholeReads(func(lo time.Time) ([]string, error) {
 		wf := f
 		wf.From = lo
-		page, err := s.alertPage(ctx, wf, offset, limit)
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(page) == limit || i == len(starts)-1 {
-			return page, total, nil
-		}
-	}
-	return nil, total, nil // unreachable: the last window is unbounded
+		return s.alertPage(ctx, wf, offset, limit)
+	}))
+	return page, total, err
 }
 
 func (s *Store) alertPage(ctx context.Context, f AlertFilter, offset, limit int) ([]string, error) {

@@ -223,38 +223,38 @@ func (k *rollupKind) rolledSQL(iv Interval) string {
 // computeSQL writes the rollup rows of [from, to) for every tenant, or, when
 // tenants > 0, for that many tenants bound one placeholder each.
 func (k *rollupKind) computeSQL(iv Interval, tenants int) string {
-	cols := make([]string, len(k.measures))
-	for i, m := range k.measures {
-		cols[i] = m.column
-	}
-	var b strings.Builder
-	b.WriteString("INSERT INTO " + k.table(iv) + " (tenant_id, bucket, " + strings.Join(cols, ", ") + ", version) ")
-	b.WriteString("SELECT tenant_id, toDateTime(" + bucketExpr(iv) + ") AS b, " + k.aggregates() + ", toUInt64(?) FROM " + k.raw)
-	b.WriteString(" WHERE occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)")
-	if tenants > 0 {
-		b.WriteString(" AND tenant_id IN (?" + strings.Repeat(", ?", tenants-1) + ")")
-	}
-	b.WriteString(" GROUP BY tenant_id, b")
-	return b.String()
+	return rollupInsertSQL(k.table(iv), k.raw, iv, "", k.measures, tenants)
 }
 
 // computeSQL writes the keyed rows of the days in [from, to) from the raw
 // table, with the arguments of rollupKind.computeSQL.
 func (k *keyedRollup) computeSQL(raw string, tenants int) string {
-	cols := make([]string, len(k.measures))
-	exprs := make([]string, len(k.measures))
-	for i, m := range k.measures {
+	return rollupInsertSQL(k.table, raw, Daily, k.key, k.measures, tenants)
+}
+
+// rollupInsertSQL is the INSERT … SELECT that writes the buckets of iv in
+// [from, to) of table from the raw rows, grouped by tenant, bucket and key
+// (when not ""), at a version. Its arguments: the version, from and to as
+// unix seconds, then the tenants (tenants > 0: that many, one placeholder
+// each; otherwise every tenant).
+func rollupInsertSQL(table, raw string, iv Interval, key string, ms []measure, tenants int) string {
+	cols := make([]string, len(ms))
+	exprs := make([]string, len(ms))
+	for i, m := range ms {
 		cols[i], exprs[i] = m.column, m.expr
 	}
+	keyCol := ""
+	if key != "" {
+		keyCol = ", " + key
+	}
 	var b strings.Builder
-	b.WriteString("INSERT INTO " + k.table + " (tenant_id, bucket, " + k.key + ", " + strings.Join(cols, ", ") + ", version) ")
-	b.WriteString("SELECT tenant_id, toDateTime(" + bucketExpr(Daily) + ") AS b, " + k.key + ", " + strings.Join(exprs, ", ") +
-		", toUInt64(?) FROM " + raw)
+	b.WriteString("INSERT INTO " + table + " (tenant_id, bucket" + keyCol + ", " + strings.Join(cols, ", ") + ", version) ")
+	b.WriteString("SELECT tenant_id, toDateTime(" + bucketExpr(iv) + ") AS b" + keyCol + ", " + strings.Join(exprs, ", ") + ", toUInt64(?) FROM " + raw)
 	b.WriteString(" WHERE occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)")
 	if tenants > 0 {
 		b.WriteString(" AND tenant_id IN (?" + strings.Repeat(", ?", tenants-1) + ")")
 	}
-	b.WriteString(" GROUP BY tenant_id, b, " + k.key)
+	b.WriteString(" GROUP BY tenant_id, b" + keyCol)
 	return b.String()
 }
 

@@ -100,24 +100,12 @@ func (s *Store) EraseUser(ctx context.Context, tenant, user, actor string, wait 
 			return out, err
 		}
 		out.Rows["token_summary"] += n
-		// The per-token daily rows of the span hold the user's IPs (use_ips):
-		// deleted, not only outnumbered by newer versions; the caller's
-		// Recompute of the span writes them again from the events left.
 		if !out.From.IsZero() {
-			if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+tokenDays.table+
-				" WHERE tenant_id = ? AND token_id IN ? AND bucket >= toDateTime(?) AND bucket <= toDateTime(?)",
-				tenant, tokenInList(chunk), Daily.Truncate(out.From).Unix(), out.To.Unix()).Scan(&n); err != nil {
-				return out, fmt.Errorf("erase: count %s: %w", tokenDays.table, err)
-			}
-			out.Rows[tokenDays.table] += n
-			if err := s.conn.Exec(ctx, "ALTER TABLE "+inPlace(tokenDays.table, s.cluster)+
-				" DELETE WHERE tenant_id = ? AND token_id IN ? AND bucket >= toDateTime(?) AND bucket <= toDateTime(?)",
-				tenant, tokenInList(chunk), Daily.Truncate(out.From).Unix(), out.To.Unix()); err != nil {
-				return out, fmt.Errorf("erase: %s: %w", tokenDays.table, err)
-			}
-			if err := s.waitMutations(ctx, deadline); err != nil {
+			n, err := s.deleteTokenDays(ctx, tenant, chunk, out.From, out.To, deadline)
+			if err != nil {
 				return out, err
 			}
+			out.Rows[tokenDays.table] += n
 		}
 	}
 	// The map goes last: until the summaries are rebuilt, a retry finds the
@@ -192,6 +180,24 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// deleteTokenDays deletes the per-token daily rows of the given tokens of a
+// tenant for the days of [from, to], and returns how many there were. They
+// hold the erased user's IPs (use_ips): deleted, not only outnumbered by
+// newer versions; the caller's Recompute of the span writes them again
+// from the events left.
+func (s *Store) deleteTokenDays(ctx context.Context, tenant string, tokens []string, from, to, deadline time.Time) (uint64, error) {
+	const where = " WHERE tenant_id = ? AND token_id IN ? AND bucket >= toDateTime(?) AND bucket <= toDateTime(?)"
+	args := []any{tenant, tokenInList(tokens), Daily.Truncate(from).Unix(), to.Unix()}
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+tokenDays.table+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("erase: count %s: %w", tokenDays.table, err)
+	}
+	if err := s.conn.Exec(ctx, "ALTER TABLE "+inPlace(tokenDays.table, s.cluster)+" DELETE"+where, args...); err != nil {
+		return 0, fmt.Errorf("erase: %s: %w", tokenDays.table, err)
+	}
+	return n, s.waitMutations(ctx, deadline)
 }
 
 // tokenSummaryRebuild is the backfill statement of 0003_tokens.sql (the

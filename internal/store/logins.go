@@ -223,10 +223,8 @@ func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int,
 		// expected to hold the page scans a fraction of them.
 		return s.windowRows(ctx, f, offset, limit)
 	}
-	end := windowsEnd(f.To, time.Now(), newest)
-	starts := windowStarts(f.From, time.Time{}, end)
-	first := firstWindow(starts, f.To, end, oldest, total, uint64(offset+limit))
-	return searchPage(starts[first:], limit, pageReads[Login]{
+	starts, end := pageWindowStarts(f.From, f.To, time.Now(), oldest, newest, total, uint64(offset+limit))
+	return searchPage(starts, limit, pageReads[Login]{
 		whole: func(lo time.Time) bool {
 			return !oldest.IsZero() && expectedRows(lo, f.To, end, oldest, total) <= fullRowsMax
 		},
@@ -264,8 +262,22 @@ func windowsEnd(to, now, newest time.Time) time.Time {
 	return end
 }
 
-// pageOrderSQL orders a newest-first page, each event once.
-const pageOrderSQL = " ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id LIMIT ?, ?"
+// pageWindowStarts are the windows a newest-first page of [from, to) is
+// looked for in when the matching rows (total of them, oldest and newest
+// when known) are many: the first one expected to hold the need rows, then
+// wider ones. end is where they end (windowsEnd), for expectedRows.
+func pageWindowStarts(from, to, now, oldest, newest time.Time, total, need uint64) (starts []time.Time, end time.Time) {
+	end = windowsEnd(to, now, newest)
+	starts = windowStarts(from, time.Time{}, end)
+	return starts[firstWindow(starts, to, end, oldest, total, need):], end
+}
+
+// newestFirstSQL orders rows newest first, each event once; pageOrderSQL
+// cuts a page of them (offset, limit).
+const (
+	newestFirstSQL = " ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id"
+	pageOrderSQL   = newestFirstSQL + " LIMIT ?, ?"
+)
 
 // pageReads are the ways to read the page from the window starting at lo:
 // whole rows (when whole(lo)), or the page's keys and then their rows.
@@ -274,6 +286,12 @@ type pageReads[T any] struct {
 	rows  func(lo time.Time) ([]T, error)
 	keys  func(lo time.Time) ([]rowKey, error)
 	byID  func(keys []rowKey) ([]T, error)
+}
+
+// wholeReads reads every window whole: for lists without a keys-then-rows
+// path (alerts, webhook deliveries).
+func wholeReads[T any](rows func(lo time.Time) ([]T, error)) pageReads[T] {
+	return pageReads[T]{whole: func(time.Time) bool { return true }, rows: rows}
 }
 
 // searchPage tries the windows starting at starts in turn, narrowest first,
@@ -406,8 +424,7 @@ func (s *Store) loginsByID(ctx context.Context, tenant, user string, keys []rowK
 		table, cond, args = "login_events", "tenant_id = ? AND user_id = ?", []any{tenant, user}
 	}
 	rows, err := s.scanLogins(ctx, "SELECT "+loginColumnsSQL+" FROM "+table+byIDSQL(len(ids))+cond+
-		` AND occurred_at >= toDateTime(?) AND occurred_at <= toDateTime(?)
-		ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id`, append(append(ids, args...), lo.Unix(), hi.Unix())...)
+		" AND occurred_at >= toDateTime(?) AND occurred_at <= toDateTime(?)"+newestFirstSQL, append(append(ids, args...), lo.Unix(), hi.Unix())...)
 	if err != nil {
 		return nil, err
 	}

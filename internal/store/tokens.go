@@ -134,15 +134,13 @@ func (s *Store) TokenStats(ctx context.Context, sc TokenScope, from, to time.Tim
 	// with many uses (as in exactUses) read their closed days from the
 	// per-token rollup: counts, and the day's IP sets whose union is the
 	// window's distinct IPs; the raw rows only from the mark on.
+	mark, err := s.tokenDaysMark(ctx, useRows)
+	if err != nil {
+		return st, err
+	}
 	live := from
-	if useRows >= rolledUsesMin {
-		mark, err := s.perKeyMark(ctx, tokenKind)
-		if err != nil {
-			return st, err
-		}
-		if mark.After(live) {
-			live = earlier(mark, to)
-		}
+	if mark.After(live) {
+		live = earlier(mark, to)
 	}
 	q := `SELECT ` + tokenUseExpr + ` AS u, ` + tokenFailureExpr + ` AS f, ` + tokenUseIPsExpr + ` AS ips
 		FROM token_events WHERE tenant_id = ? AND token_id IN ?
@@ -390,12 +388,9 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBoun
 		ids[i] = t.id
 		rows += t.bound
 	}
-	var mark time.Time
-	if rows >= rolledUsesMin {
-		var err error
-		if mark, err = s.perKeyMark(ctx, tokenKind); err != nil {
-			return nil, err
-		}
+	mark, err := s.tokenDaysMark(ctx, rows)
+	if err != nil {
+		return nil, err
 	}
 	liveFrom := int64(0)
 	if !mark.IsZero() {
@@ -438,6 +433,17 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBoun
 // both tables); the raw rows of a heavy user's ten tokens (35,000 uses)
 // 5 ms, of a big tenant's ten busiest (113,000) 15 ms.
 var rolledUsesMin uint64 = 60_000 // a variable so the tests can force either read
+
+// tokenDaysMark is the day before which counts of tokens with uses upper
+// bounds adding up to bounds are read from the per-token rollup: its mark
+// when they are busy enough (rolledUsesMin), zero (all from the raw rows)
+// otherwise or when the rollup covers nothing yet.
+func (s *Store) tokenDaysMark(ctx context.Context, bounds uint64) (time.Time, error) {
+	if bounds < rolledUsesMin {
+		return time.Time{}, nil
+	}
+	return s.perKeyMark(ctx, tokenKind)
+}
 
 // attachTokenNames fills in each token's latest non-empty name.
 func (s *Store) attachTokenNames(ctx context.Context, tenant string, list []TokenUses) error {
@@ -660,16 +666,14 @@ func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, lim
 	if total == 0 || offset >= int(total) {
 		return nil, total, nil
 	}
-	end := windowsEnd(f.To, now, newest) // the matching rows all lie in [oldest, newest]
-	starts := windowStarts(f.From, time.Time{}, end)
-	first := firstWindow(starts, f.To, end, oldest, total, uint64(offset+limit))
+	starts, end := pageWindowStarts(f.From, f.To, now, oldest, newest, total, uint64(offset+limit))
 	window := func(lo time.Time) (string, []any) {
 		wf := f
 		wf.From = lo
 		where, args := wf.where()
 		return where, append(args, offset, limit)
 	}
-	page, err := searchPage(starts[first:], limit, pageReads[TokenEvent]{
+	page, err := searchPage(starts, limit, pageReads[TokenEvent]{
 		whole: func(lo time.Time) bool { return expectedRows(lo, f.To, end, oldest, total) <= fullRowsMax },
 		rows: func(lo time.Time) ([]TokenEvent, error) {
 			where, args := window(lo)
@@ -703,8 +707,7 @@ func (s *Store) tokenEventsByID(ctx context.Context, f TokenEventFilter, keys []
 	c.and("occurred_at >= toDateTime(?)", lo.Unix())
 	c.and("occurred_at <= toDateTime(?)", hi.Unix())
 	where, args := c.sql()
-	rows, err := s.scanTokenEvents(ctx, "SELECT "+tokenEventColumnsSQL+" FROM "+f.table()+byIDSQL(len(ids))+where+
-		" ORDER BY occurred_at DESC, occurred_ms DESC, id DESC LIMIT 1 BY id",
+	rows, err := s.scanTokenEvents(ctx, "SELECT "+tokenEventColumnsSQL+" FROM "+f.table()+byIDSQL(len(ids))+where+newestFirstSQL,
 		append(ids, args...)...)
 	if err != nil {
 		return nil, err

@@ -82,17 +82,10 @@ func (s *Store) Deliveries(ctx context.Context, tenant, webhookID string, offset
 		page, err := s.deliveryPage(ctx, tenant, webhookID, time.Time{}, offset, limit)
 		return page, total, err
 	}
-	starts := windowStarts(time.Time{}, time.Time{}, now)
-	for i, lo := range starts {
-		page, err := s.deliveryPage(ctx, tenant, webhookID, lo, offset, limit)
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(page) == limit || i == len(starts)-1 {
-			return page, total, nil
-		}
-	}
-	return nil, total, nil // unreachable: the last window is unbounded
+	page, err := searchPage(windowStarts(time.Time{}, time.Time{}, now), limit, wholeReads(func(lo time.Time) ([]DeliveryAttempt, error) {
+		return s.deliveryPage(ctx, tenant, webhookID, lo, offset, limit)
+	}))
+	return page, total, err
 }
 
 func (s *Store) deliveryPage(ctx context.Context, tenant, webhookID string, from time.Time, offset, limit int) ([]DeliveryAttempt, error) {
