@@ -385,10 +385,15 @@ func (s *States) write(ctx context.Context, keys []string) (conflicts []string, 
 			e := s.cache[p.key]
 			e.rev, e.dirty = ack.Sequence, false
 		case err := <-p.f.Err():
-			s.forget(p.key)
 			if wrongLastSequence(err) {
+				s.forget(p.key) // read again by the caller
 				conflicts = append(conflicts, p.key)
 			} else {
+				// Kept dirty, at the revision it was read at: the caller's
+				// retry writes it again. Forgotten, the retry would skip it
+				// and the batch's update would be lost. If this write did
+				// land (a lost ack), the retry conflicts and the events,
+				// already in the state read again, are not applied twice.
 				errs = append(errs, fmt.Errorf("write state %s: %w", p.key, err))
 			}
 		case <-ctx.Done():

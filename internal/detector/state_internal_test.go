@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +130,64 @@ func TestStatesForgetTheCacheAfterAReconnect(t *testing.T) {
 	s.checkConnection()
 	if len(s.cache) != 0 {
 		t.Fatalf("%d states still cached after a reconnect", len(s.cache))
+	}
+}
+
+// A write that fails for any reason other than a lost compare-and-set is
+// written again by the next call: the batch's retry must not find the
+// state gone from the cache and skip it, acknowledging events whose update
+// was never stored.
+func TestFailedStateWriteIsWrittenAgain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	js := testenv.StartNATS(t).JetStream(t)
+	if _, err := bus.EnsureStateBucket(ctx, js, bus.DefaultTopology(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStates(ctx, js, 100, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := userKey("t1", "alice")
+	if err := s.load(ctx, []string{k}); err != nil {
+		t.Fatal(err)
+	}
+	e := s.open(k)
+	e.user.Successes = 7
+
+	// The stream refuses messages this big: a publish error, not a conflict.
+	setMaxMsgSize := func(n int32) {
+		t.Helper()
+		str, err := js.Stream(ctx, "KV_"+bus.StateBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := str.CachedInfo().Config
+		cfg.MaxMsgSize = n
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setMaxMsgSize(8)
+	for attempt := range 2 {
+		conflicts, err := s.write(ctx, []string{k})
+		if err == nil || len(conflicts) != 0 {
+			t.Fatalf("write %d with the stream refusing it: conflicts %v, err %v; want an error", attempt+1, conflicts, err)
+		}
+	}
+	setMaxMsgSize(-1)
+	if conflicts, err := s.write(ctx, []string{k}); err != nil || len(conflicts) != 0 {
+		t.Fatalf("write once the stream takes it: conflicts %v, err %v", conflicts, err)
+	}
+	kv, err := js.KeyValue(ctx, bus.StateBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := kv.Get(ctx, k)
+	if err != nil {
+		t.Fatalf("the state was never stored: %v", err)
+	}
+	if !strings.Contains(string(got.Value()), `"n":7`) {
+		t.Errorf("stored state %s, want the batch's update (7 successes)", got.Value())
 	}
 }
