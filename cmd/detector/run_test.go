@@ -98,7 +98,9 @@ func (s *stack) run(t *testing.T) (stop func()) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, nil, getenv, io.Discard, io.Discard) }()
+	// Its log is shown when the test fails, and only then.
+	logs := testenv.LogBuffer(t, "detector on "+addr)
+	go func() { errc <- run(ctx, nil, getenv, io.Discard, logs) }()
 	testenv.Eventually(t, 30*time.Second, "detector /readyz", func() bool { return testenv.Ready(addr) })
 	stopped := false
 	stop = func() {
