@@ -13,10 +13,12 @@ import (
 // located by walking those counts newest first, and only the hour or two
 // that hold them are read. The same counts give the list's total.
 
-// hourCount is how many of a tenant's matching logins fall in one hour.
+// hourCount is how many of a tenant's matching logins fall in one hour (n),
+// and how many of any status (all: the rows a read of the hour scans).
 type hourCount struct {
 	start time.Time
 	n     uint64
+	all   uint64
 }
 
 // tenantTimeline returns, newest first, the exact count of a tenant's
@@ -80,7 +82,7 @@ func (s *Store) tenantTimeline(ctx context.Context, f LoginFilter) (hours []hour
 	}
 	hours = make([]hourCount, len(buckets))
 	for i, b := range buckets {
-		hours[len(buckets)-1-i] = hourCount{start: b.Start, n: b.Count(f.Status)}
+		hours[len(buckets)-1-i] = hourCount{start: b.Start, n: b.Count(f.Status), all: b.Count("")}
 	}
 	if f.From.IsZero() && firstRaw.Before(from) {
 		// Rows older than the counted hours: the range starts at the first
@@ -128,6 +130,17 @@ func seekPage(hours []hourCount, offset, limit uint64) (lo, hi time.Time, skip u
 	return hours[len(hours)-1].start, hi, skip, true, true
 }
 
+// spanRows is how many rows of any status the hours in [lo, hi) hold.
+func spanRows(hours []hourCount, lo, hi time.Time) uint64 {
+	var n uint64
+	for _, h := range hours {
+		if !h.start.Before(lo) && h.start.Before(hi) {
+			n += h.all
+		}
+	}
+	return n
+}
+
 // tenantLogins serves a tenant-wide list (no user, not flagged-only) from
 // the timeline: the total is its sum and the page is read from the hours
 // that hold it. ok is false when the timeline cannot answer.
@@ -158,6 +171,15 @@ func (s *Store) tenantLogins(ctx context.Context, f LoginFilter, offset, limit i
 		if toStart {
 			wf.From = f.From
 		}
+	}
+	if found && !toStart && spanRows(hours, lo, hi) <= fullRowsMax {
+		// A span of a few thousand rows (a first page: the newest hour or
+		// so) is read whole: one statement instead of keys, then rows.
+		out, err = s.windowRows(ctx, wf, int(skip), limit)
+		if err != nil || (len(out) < limit && uint64(offset+limit) <= total) {
+			return nil, 0, false, err // short: as below, the counts promised more
+		}
+		return out, total, true, nil
 	}
 	where, args := wf.where()
 	keys, err := s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+pageOrderSQL, append(args, skip, limit)...)
