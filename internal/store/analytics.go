@@ -98,6 +98,31 @@ type TokenBucket struct {
 	UniqueTokens, TestUses, LiveUses                                      uint64
 }
 
+// Count is the bucket's number of events of the given actions; all of
+// them when none is given.
+func (b TokenBucket) Count(events []string) uint64 {
+	byAction := map[string]uint64{
+		"authenticated": b.Authenticated, "failed": b.Failed, "expired": b.Expired, "ip_blocked": b.IPBlocked,
+		"domain_blocked": b.DomainBlocked, "rate_limited": b.RateLimited,
+		"created": b.Created, "rotated": b.Rotated, "revoked": b.Revoked,
+	}
+	var n uint64
+	if len(events) == 0 {
+		for _, c := range byAction {
+			n += c
+		}
+		return n
+	}
+	seen := map[string]bool{}
+	for _, e := range events {
+		if !seen[e] {
+			seen[e] = true
+			n += byAction[e]
+		}
+	}
+	return n
+}
+
 // rollupKind describes one event kind's raw table, rollup tables and
 // measures; the job and the read path build their SQL from it, so a rolled
 // up bucket and a live one are computed by the very same expressions.

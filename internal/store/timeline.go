@@ -33,33 +33,18 @@ func (s *Store) tenantTimeline(ctx context.Context, f LoginFilter) (hours []hour
 	if err != nil {
 		return nil, 0, false, err
 	}
-	unixAt := func(key countKey, q string) (time.Time, error) {
-		u, err := s.cache.cachedCount(ctx, key, false,
-			func(ctx context.Context) (uint64, error) {
-				var t time.Time
-				err := s.conn.QueryRow(pointQuery(ctx), q, f.TenantID).Scan(&t)
-				if t.Unix() <= 0 {
-					return 0, err
-				}
-				return uint64(t.Unix()), err
-			})
-		if err != nil || u == 0 {
-			return time.Time{}, err
-		}
-		return time.Unix(int64(u), 0).UTC(), nil
-	}
 	// The rollup keeps hours longer than the raw rows are kept: counts of
 	// hours whose rows retention dropped would shift every page.
 	// Reading it scans the tenant's times (60 ms for 4M rows), and it moves
 	// only when retention drops a month: it is kept ten minutes, whatever
 	// the rollup does.
-	firstRaw, err := unixAt(countKey{what: "first stored login", tenant: f.TenantID, before: time.Now().Unix() / 600},
+	firstRaw, err := s.cachedTime(ctx, countKey{what: "first stored login", tenant: f.TenantID, before: time.Now().Unix() / 600},
 		"SELECT min(occurred_at) FROM login_events_by_time WHERE tenant_id = ?")
 	if err != nil || firstRaw.IsZero() {
 		return nil, 0, false, err
 	}
 	if from.IsZero() {
-		first, err := unixAt(countKey{kind: loginKind.name, what: "first rolled-up day", tenant: f.TenantID, version: st.version},
+		first, err := s.cachedTime(ctx, countKey{kind: loginKind.name, what: "first rolled-up day", tenant: f.TenantID, version: st.version},
 			"SELECT min(bucket) FROM login_rollup_daily WHERE tenant_id = ?")
 		if err != nil || first.IsZero() {
 			return nil, 0, false, err
@@ -97,6 +82,70 @@ func (s *Store) tenantTimeline(ctx context.Context, f LoginFilter) (hours []hour
 			return n, err
 		})
 		if err != nil {
+			return nil, 0, false, err
+		}
+	}
+	return hours, older, true, nil
+}
+
+// cachedTime reads a time of key.tenant through the read cache (zero when
+// there is none): q selects it, with the tenant as its one argument.
+func (s *Store) cachedTime(ctx context.Context, key countKey, q string) (time.Time, error) {
+	u, err := s.cache.cachedCount(ctx, key, false, func(ctx context.Context) (uint64, error) {
+		var t time.Time
+		err := s.conn.QueryRow(pointQuery(ctx), q, key.tenant).Scan(&t)
+		if t.Unix() <= 0 {
+			return 0, err
+		}
+		return uint64(t.Unix()), err
+	})
+	if err != nil || u == 0 {
+		return time.Time{}, err
+	}
+	return time.Unix(int64(u), 0).UTC(), nil
+}
+
+// tokenTimeline is tenantTimeline for a tenant's token events matching f
+// (some actions, or all), as /security/failures lists them: the exact count
+// in every whole hour of f's range, newest first, and how many match in the
+// part hour before them (older), since f.From ("the last 24 hours") is
+// rarely on the hour; that part is counted live. ok is false for a token's
+// own list (one token is a narrow range of token_events already) and for a
+// range without a start or not ending on the hour.
+func (s *Store) tokenTimeline(ctx context.Context, f TokenEventFilter) (hours []hourCount, older uint64, ok bool, err error) {
+	if f.TokenID != "" || f.From.IsZero() || !f.To.IsZero() && !Hourly.Truncate(f.To).Equal(f.To) {
+		return nil, 0, false, nil
+	}
+	// As for logins: hours before the first stored event may hold counts
+	// of rows retention dropped.
+	firstRaw, err := s.cachedTime(ctx, countKey{what: "first stored token event", tenant: f.TenantID, before: time.Now().Unix() / 600},
+		"SELECT min(occurred_at) FROM token_events_by_time WHERE tenant_id = ?")
+	if err != nil || firstRaw.IsZero() {
+		return nil, 0, false, err
+	}
+	from, to := roundUp(Hourly, f.From), f.To
+	if h := Hourly.Truncate(firstRaw); h.After(from) {
+		from = h
+	}
+	if to.IsZero() {
+		to = Daily.Truncate(time.Now()).AddDate(0, 0, 2) // events stamped a little ahead count too
+	}
+	if !to.After(from) || to.Sub(from) > maxBuckets*time.Hour {
+		return nil, 0, false, nil
+	}
+	buckets, err := s.TokenAnalytics(ctx, f.TenantID, Hourly, from, to)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	hours = make([]hourCount, len(buckets))
+	for i, b := range buckets {
+		hours[len(buckets)-1-i] = hourCount{start: b.Start, n: b.Count(f.Events), all: b.Count(nil)}
+	}
+	if from.After(f.From) {
+		head := f
+		head.To = from
+		where, args := head.where()
+		if err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id) FROM "+f.table()+" WHERE "+where, args...).Scan(&older); err != nil {
 			return nil, 0, false, err
 		}
 	}
@@ -141,14 +190,23 @@ func spanRows(hours []hourCount, lo, hi time.Time) uint64 {
 	return n
 }
 
-// tenantLogins serves a tenant-wide list (no user, not flagged-only) from
-// the timeline: the total is its sum and the page is read from the hours
-// that hold it. ok is false when the timeline cannot answer.
-func (s *Store) tenantLogins(ctx context.Context, f LoginFilter, offset, limit int) (out []Login, total uint64, ok bool, err error) {
-	hours, older, ok, err := s.tenantTimeline(ctx, f)
-	if err != nil || !ok {
-		return nil, 0, false, err
-	}
+// spanReads are the reads of a tenant-wide list's rows in [from, to)
+// (zero: unbounded), newest first, skipping the skip newest: whole rows,
+// or their keys and then the rows of those keys.
+type spanReads[T any] struct {
+	rows func(from, to time.Time, skip uint64, limit int) ([]T, error)
+	keys func(from, to time.Time, skip uint64, limit int) ([]rowKey, error)
+	byID func(keys []rowKey) ([]T, error)
+}
+
+// timelinePage reads rows [offset, offset+limit) of a tenant-wide
+// newest-first list of [from, to) from its per-hour counts (hours, newest
+// first) and the number of rows older than the counted hours (older, in
+// [from, oldest hour)); the total is their sum. Only the hours holding the
+// page are read. ok is false when the rows do not hold what the counts
+// promise (a late event not swept into its hour yet, rows dropped
+// meanwhile): the caller then reads the list without the counts.
+func timelinePage[T any](hours []hourCount, older uint64, from, to time.Time, offset, limit int, r spanReads[T]) (out []T, total uint64, ok bool, err error) {
 	total = older
 	for _, h := range hours {
 		total += h.n
@@ -157,41 +215,55 @@ func (s *Store) tenantLogins(ctx context.Context, f LoginFilter, offset, limit i
 		return nil, total, true, nil
 	}
 	if total <= directReadMax {
-		out, err = s.windowRows(ctx, f, offset, limit)
-		return out, total, true, err
+		out, err = r.rows(from, to, uint64(offset), limit)
+		return out, total, err == nil, err
 	}
 	lo, hi, skip, toStart, found := seekPage(hours, uint64(offset), uint64(limit))
-	wf := f
-	if !found {
-		// The page is among the rows older than the counted range.
-		wf.To = hours[len(hours)-1].start
-		skip = uint64(offset) - (total - older)
-	} else {
-		wf.From, wf.To = lo, hi
-		if toStart {
-			wf.From = f.From
-		}
+	switch {
+	case !found: // the page is among the rows older than the counted hours
+		lo, hi, skip = from, hours[len(hours)-1].start, uint64(offset)-(total-older)
+	case toStart:
+		lo = from
 	}
+	short := func(n int) bool { return n < limit && uint64(offset+limit) <= total }
 	if found && !toStart && spanRows(hours, lo, hi) <= fullRowsMax {
 		// A span of a few thousand rows (a first page: the newest hour or
 		// so) is read whole: one statement instead of keys, then rows.
-		out, err = s.windowRows(ctx, wf, int(skip), limit)
-		if err != nil || (len(out) < limit && uint64(offset+limit) <= total) {
-			return nil, 0, false, err // short: as below, the counts promised more
+		out, err = r.rows(lo, hi, skip, limit)
+		if err != nil || short(len(out)) {
+			return nil, 0, false, err
 		}
 		return out, total, true, nil
 	}
-	where, args := wf.where()
-	keys, err := s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+pageOrderSQL, append(args, skip, limit)...)
-	if err != nil {
+	keys, err := r.keys(lo, hi, skip, limit)
+	if err != nil || short(len(keys)) {
 		return nil, 0, false, err
 	}
-	if len(keys) < limit && uint64(offset+limit) <= total {
-		// The counts promised a full page and the rows do not hold it (a
-		// late event not swept into its hour yet, rows dropped meanwhile):
-		// the caller falls back to reading the rows alone.
-		return nil, 0, false, nil
+	out, err = r.byID(keys)
+	return out, total, err == nil, err
+}
+
+// tenantLogins serves a tenant-wide list (no user, not flagged-only) from
+// the timeline: the total is its sum and the page is read from the hours
+// that hold it. ok is false when the timeline cannot answer.
+func (s *Store) tenantLogins(ctx context.Context, f LoginFilter, offset, limit int) (out []Login, total uint64, ok bool, err error) {
+	hours, older, ok, err := s.tenantTimeline(ctx, f)
+	if err != nil || !ok {
+		return nil, 0, false, err
 	}
-	out, err = s.loginsByID(ctx, f.TenantID, "", keys)
-	return out, total, true, err
+	span := func(lo, hi time.Time) LoginFilter {
+		wf := f
+		wf.From, wf.To = lo, hi
+		return wf
+	}
+	return timelinePage(hours, older, f.From, f.To, offset, limit, spanReads[Login]{
+		rows: func(lo, hi time.Time, skip uint64, limit int) ([]Login, error) {
+			return s.windowRows(ctx, span(lo, hi), int(skip), limit)
+		},
+		keys: func(lo, hi time.Time, skip uint64, limit int) ([]rowKey, error) {
+			where, args := span(lo, hi).where()
+			return s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+pageOrderSQL, append(args, skip, limit)...)
+		},
+		byID: func(keys []rowKey) ([]Login, error) { return s.loginsByID(ctx, f.TenantID, "", keys) },
+	})
 }

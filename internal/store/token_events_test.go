@@ -49,31 +49,7 @@ func TestTokenEventPagesMatchSortingEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// What sorting everything gives.
-	want := func(f store.TokenEventFilter) []string {
-		var out []*event.Event
-		for _, ev := range evs {
-			if (f.TokenID == "" || ev.TokenID == f.TokenID) &&
-				(len(f.Events) == 0 || slices.Contains(f.Events, string(ev.Action))) &&
-				(f.From.IsZero() || !ev.OccurredAt.Before(f.From)) && (f.To.IsZero() || ev.OccurredAt.Before(f.To)) {
-				out = append(out, ev)
-			}
-		}
-		slices.SortFunc(out, func(a, b *event.Event) int {
-			if c := b.OccurredAt.Compare(a.OccurredAt); c != 0 {
-				return c
-			}
-			if a.ID > b.ID {
-				return -1
-			}
-			return 1
-		})
-		ids := make([]string, len(out))
-		for i, ev := range out {
-			ids[i] = ev.ID
-		}
-		return ids
-	}
+	want := func(f store.TokenEventFilter) []string { return expectedTokenPage(evs, f) }
 	day := func(d int) time.Time { return now.AddDate(0, 0, d).Truncate(24 * time.Hour) }
 	filters := []store.TokenEventFilter{
 		{TenantID: "t1"},
@@ -105,6 +81,116 @@ func TestTokenEventPagesMatchSortingEverything(t *testing.T) {
 					if e.TokenType != "sk" || e.Environment != "live" || e.IPAddress != "203.0.113.9" {
 						t.Fatalf("event %s read as %+v", e.ID, e)
 					}
+				}
+			}
+		}
+	}
+}
+
+// expectedTokenPage is what sorting every event matching f gives: ids
+// newest first, ties by id, each event once (evs holds no copies).
+func expectedTokenPage(evs []*event.Event, f store.TokenEventFilter) []string {
+	var out []*event.Event
+	for _, ev := range evs {
+		if ev.TenantID == f.TenantID && (f.TokenID == "" || ev.TokenID == f.TokenID) &&
+			(len(f.Events) == 0 || slices.Contains(f.Events, string(ev.Action))) &&
+			(f.From.IsZero() || !ev.OccurredAt.Before(f.From)) && (f.To.IsZero() || ev.OccurredAt.Before(f.To)) {
+			out = append(out, ev)
+		}
+	}
+	slices.SortFunc(out, func(a, b *event.Event) int {
+		if c := b.OccurredAt.Compare(a.OccurredAt); c != 0 {
+			return c
+		}
+		if a.ID > b.ID {
+			return -1
+		}
+		return 1
+	})
+	ids := make([]string, len(out))
+	for i, ev := range out {
+		ids[i] = ev.ID
+	}
+	return ids
+}
+
+// A tenant's list of the last hours (/security/failures) seeks through the
+// hourly rollup counts once the job has run: whatever the page, the actions
+// asked for and the start inside an hour (counted live), it is the page
+// that sorting the events gives, and the total their number, each event
+// once. Redelivered copies and events of the open hour (not rolled up) are
+// in it; another tenant's events are not.
+func TestTenantTokenPagesSeekThroughRollup(t *testing.T) {
+	s, _ := testenv.OpenStore(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	actions := []event.TokenAction{event.TokenAuthenticated, event.TokenFailed, event.TokenExpired,
+		event.TokenIPBlocked, event.TokenRateLimited, event.TokenFailed}
+	token := func(tenant, id string, at time.Time, action event.TokenAction) *event.Event {
+		return &event.Event{ID: id, Kind: event.KindToken, TenantID: tenant, UserID: "alice", OccurredAt: at,
+			IPAddress: "203.0.113.9", TokenID: "tok-" + id[len(id)-1:], TokenType: event.TokenSecret,
+			Environment: event.EnvLive, Action: action}
+	}
+	insert := func(evs ...*event.Event) {
+		t.Helper()
+		b := store.NewBatch(len(evs))
+		for _, ev := range evs {
+			b.Add(ev, enrich.Result{}, now)
+		}
+		if err := s.Insert(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var evs []*event.Event
+	for i := range 700 {
+		// Three days back from an hour ago, uneven, some in one millisecond.
+		at := now.Add(-time.Hour - time.Duration(i*i)*530*time.Millisecond).Truncate(time.Millisecond)
+		if i%7 == 1 {
+			at = evs[i-1].OccurredAt
+		}
+		evs = append(evs, token("t1", fmt.Sprintf("te-%03d", i), at, actions[i%len(actions)]))
+	}
+	insert(append(evs, token("t2", "t2-1", now.Add(-2*time.Hour), event.TokenFailed))...)
+	insert(evs[200:215]...) // redelivered copies
+	if err := store.NewRollup(s, store.RollupConfig{}).RunOnce(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	var fresh []*event.Event
+	for i := range 40 {
+		fresh = append(fresh, token("t1", fmt.Sprintf("new-%02d", i), now.Add(-time.Duration(i)*time.Second).Truncate(time.Millisecond), actions[i%len(actions)]))
+	}
+	insert(fresh...)
+	evs = append(evs, fresh...)
+
+	failures := []string{"failed", "expired", "ip_blocked", "domain_blocked", "rate_limited"}
+	filters := []store.TokenEventFilter{
+		{TenantID: "t1", Events: failures, From: now.Add(-24 * time.Hour)},
+		{TenantID: "t1", From: now.Add(-50 * time.Hour)},
+		{TenantID: "t1", Events: []string{"failed"}, From: now.Add(-60 * time.Hour), To: store.Daily.Truncate(now)},
+		{TenantID: "t1", Events: failures, From: now.Add(-30 * time.Hour), To: now.Add(-2 * time.Hour)}, // not on the hour: no seek
+	}
+	defer store.SetDirectReadMax(0)()
+	for _, f := range filters {
+		want := expectedTokenPage(evs, f)
+		for _, pg := range [][2]int{{0, 25}, {25, 25}, {137, 10}, {len(want) - 30, 100}, {len(want) - 1, 25}, {len(want), 25}} {
+			if pg[0] < 0 {
+				continue
+			}
+			for _, full := range []uint64{1 << 62, 0} {
+				restore := store.SetFullRowsMax(full)
+				got, total, err := s.TokenEvents(ctx, f, pg[0], pg[1], now)
+				restore()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, e := range got {
+					ids = append(ids, e.ID)
+				}
+				end := min(pg[0]+pg[1], len(want))
+				if int(total) != len(want) || !reflect.DeepEqual(ids, slices.Clip(want[min(pg[0], end):end])) && len(ids)+end-min(pg[0], end) > 0 {
+					t.Errorf("%v–%v %v page %v, full rows max %d: total %d, want %d\n got %v\nwant %v",
+						f.From.Format(time.TimeOnly), f.To.Format(time.TimeOnly), f.Events, pg, full, total, len(want), ids, want[min(pg[0], end):end])
 				}
 			}
 		}

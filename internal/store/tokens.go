@@ -656,6 +656,9 @@ const tokenEventColumnsSQL = `id, token_id, token_name, toString(token_type), to
 // sorts only the key columns, then fetches the page's rows. A window has no
 // end but f.To, so events stamped ahead of now are in the first one.
 func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, limit int, now time.Time) ([]TokenEvent, uint64, error) {
+	if page, total, ok, err := s.tenantTokenEvents(ctx, f, offset, limit); err != nil || ok {
+		return page, total, err
+	}
 	where, args := f.where()
 	var total uint64
 	var oldest, newest time.Time
@@ -689,6 +692,34 @@ func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, lim
 		return nil, 0, err
 	}
 	return page, total, nil
+}
+
+// tenantTokenEvents serves a tenant-wide list of the last hours
+// (/security/failures) from the hourly rollup counts, as tenantLogins does:
+// the total is their sum, and only the hours holding the page are read. ok
+// is false when the counts cannot answer.
+func (s *Store) tenantTokenEvents(ctx context.Context, f TokenEventFilter, offset, limit int) ([]TokenEvent, uint64, bool, error) {
+	hours, older, ok, err := s.tokenTimeline(ctx, f)
+	if err != nil || !ok {
+		return nil, 0, false, err
+	}
+	span := func(lo, hi time.Time, skip uint64, limit int) (string, []any) {
+		wf := f
+		wf.From, wf.To = lo, hi
+		where, args := wf.where()
+		return where + pageOrderSQL, append(args, skip, limit)
+	}
+	return timelinePage(hours, older, f.From, f.To, offset, limit, spanReads[TokenEvent]{
+		rows: func(lo, hi time.Time, skip uint64, limit int) ([]TokenEvent, error) {
+			where, args := span(lo, hi, skip, limit)
+			return s.scanTokenEvents(ctx, "SELECT "+tokenEventColumnsSQL+" FROM "+f.table()+" WHERE "+where, args...)
+		},
+		keys: func(lo, hi time.Time, skip uint64, limit int) ([]rowKey, error) {
+			where, args := span(lo, hi, skip, limit)
+			return s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where, args...)
+		},
+		byID: func(keys []rowKey) ([]TokenEvent, error) { return s.tokenEventsByID(ctx, f, keys) },
+	})
 }
 
 // tokenEventsByID fetches the full rows of the given events of f's tenant
