@@ -253,6 +253,31 @@ FROM authwatch.token_events_local
 WHERE event = 'authenticated'
 GROUP BY tenant_id, ip_address;
 
+-- by hand, once, as the migration's comments say:
+-- INSERT INTO authwatch.token_summary (tenant_id, token_id, owner, token_name, token_type, environment, revoked, use_rows)
+-- SELECT tenant_id, token_id,
+--        argMaxState(user_id, toUInt64(occurred_at) * 1000 + occurred_ms),
+--        argMaxState(token_name, if(token_name = '', toUInt64(0), toUInt64(occurred_at) * 1000 + occurred_ms)),
+--        argMaxState(toString(token_type), toUInt64(occurred_at) * 1000 + occurred_ms),
+--        argMaxState(toString(environment), toUInt64(occurred_at) * 1000 + occurred_ms),
+--        maxState(toUInt8(event = 'revoked')),
+--        sumState(toUInt64(event = 'authenticated'))
+-- FROM authwatch.token_events
+-- GROUP BY tenant_id, token_id;
+
+-- by hand, once, as the migration's comments say:
+-- INSERT INTO authwatch.token_users (tenant_id, user_id, token_id)
+-- SELECT tenant_id, user_id, token_id
+-- FROM authwatch.token_events
+-- GROUP BY tenant_id, user_id, token_id;
+
+-- by hand, once, as the migration's comments say:
+-- INSERT INTO authwatch.token_use_ips (tenant_id, ip_address, last_use)
+-- SELECT tenant_id, ip_address, max(occurred_at)
+-- FROM authwatch.token_events
+-- WHERE event = 'authenticated'
+-- GROUP BY tenant_id, ip_address;
+
 -- 0004_rollups.sql
 CREATE TABLE IF NOT EXISTS authwatch.login_rollup_hourly_local ON CLUSTER 'authwatch'
 (
@@ -410,6 +435,34 @@ SETTINGS index_granularity = 256;
 CREATE TABLE IF NOT EXISTS authwatch.token_rollup_daily_by_token ON CLUSTER 'authwatch' AS authwatch.token_rollup_daily_by_token_local
 ENGINE = Distributed('authwatch', 'authwatch', 'token_rollup_daily_by_token_local', cityHash64(tenant_id));
 
+-- 0008_user_profiles.sql
+CREATE TABLE IF NOT EXISTS authwatch.user_profiles_local ON CLUSTER 'authwatch'
+(
+    tenant_id String,
+    user_id   String,
+    name      String,
+    email     String,
+    seen_at   DateTime
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/authwatch/user_profiles_local', '{replica}', seen_at)
+ORDER BY (tenant_id, user_id)
+SETTINGS index_granularity = 256;
+CREATE TABLE IF NOT EXISTS authwatch.user_profiles ON CLUSTER 'authwatch' AS authwatch.user_profiles_local
+ENGINE = Distributed('authwatch', 'authwatch', 'user_profiles_local', cityHash64(tenant_id, user_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS authwatch.user_profiles_mv ON CLUSTER 'authwatch' TO authwatch.user_profiles_local AS
+SELECT tenant_id, user_id, name, email, seen_at
+FROM authwatch.users_local;
+
+-- by hand, once, as the migration's comments say:
+-- INSERT INTO authwatch.user_profiles (tenant_id, user_id, name, email, seen_at)
+-- SELECT tenant_id, user_id, name, email, seen_at
+-- FROM authwatch.users;
+
+-- by hand, once, as the migration's comments say:
+-- INSERT INTO authwatch.rollup_state (name, hours_complete_before, days_complete_before, swept_at, version)
+-- SELECT 'user_profiles', toDateTime(0), toDateTime(0), now(), toUInt64(1);
+
 -- schema_migrations: what this file applied
 CREATE TABLE IF NOT EXISTS authwatch.schema_migrations ON CLUSTER 'authwatch'
 (version UInt32, name String, applied_at DateTime DEFAULT now())
@@ -421,3 +474,4 @@ INSERT INTO authwatch.schema_migrations (version, name) SELECT 4, '0004_rollups.
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 5, '0005_audit.sql';
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 6, '0006_webhooks.sql';
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 7, '0007_token_days.sql';
+INSERT INTO authwatch.schema_migrations (version, name) SELECT 8, '0008_user_profiles.sql';

@@ -19,7 +19,8 @@ func TestEraseUserHistory(t *testing.T) {
 	a := newAPI(t, now, withErasure())
 	for i, u := range []string{"alice", "bob"} {
 		a.seed(&event.Event{ID: "e-" + u, Kind: event.KindLogin, TenantID: "acme", UserID: u,
-			OccurredAt: now.Add(-time.Duration(i+1) * time.Hour), IPAddress: "203.0.113.9", Status: event.StatusSuccess})
+			OccurredAt: now.Add(-time.Duration(i+1) * time.Hour), IPAddress: "203.0.113.9", Status: event.StatusSuccess,
+			User: &event.UserProfile{Name: u, Email: u + "@example.com"}})
 	}
 	admin := a.token("acme", "admin-1", "admin.audit_log")
 
@@ -83,4 +84,15 @@ func TestEraseUserHistory(t *testing.T) {
 		}
 		return actions["user_erase"] && actions["user_erase_span"] && actions["user_erase_done"]
 	})
+	// Her profile is gone from users and from its copy; bob's stays.
+	for _, table := range []string{"users", "user_profiles"} {
+		var alice, bob uint64
+		if err := a.store.Conn().QueryRow(context.Background(), "SELECT countIf(user_id = 'alice'), countIf(user_id = 'bob') FROM "+table+
+			" WHERE tenant_id = 'acme'").Scan(&alice, &bob); err != nil {
+			t.Fatal(err)
+		}
+		if alice != 0 || bob == 0 {
+			t.Errorf("%s after the erasure: %d rows of alice, %d of bob; want 0 and some", table, alice, bob)
+		}
+	}
 }

@@ -12,7 +12,8 @@ import (
 // services read and write the names they always use; materialized views run
 // on the local tables of each shard. The result is deploy/clickhouse/cluster.sql
 // (a test keeps that file equal to this output). Backfill INSERTs of the
-// migrations are left out: a new cluster has no rows to backfill.
+// migrations are written as comments: a new cluster has no rows to
+// backfill, and an upgraded one runs them by hand, once.
 //
 // Sharding: by (tenant_id, id) for events and alerts, so every copy of an
 // event id (a redelivery) lands on the same shard and reads that count each
@@ -102,7 +103,12 @@ func clusterStatement(stmt, db, cluster string, tables map[string]bool) (string,
 		return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s_local AS%s;\n", db, view, on, db, to, sel), nil
 	}
 	if strings.HasPrefix(stmt, "INSERT") {
-		return "", nil
+		// A backfill: left to the operator (a new cluster has nothing to
+		// fill, an upgraded one fills once); the migration file says when.
+		sql := fromTable.ReplaceAllStringFunc(stmt, func(s string) string { return "FROM " + db + "." + strings.TrimPrefix(s, "FROM ") })
+		sql = strings.Replace(sql, "INSERT INTO ", "INSERT INTO "+db+".", 1)
+		return "-- by hand, once, as the migration's comments say:\n-- " +
+			strings.ReplaceAll(sql, "\n", "\n-- ") + ";\n", nil
 	}
 	return "", fmt.Errorf("no cluster form for statement %.60q", stmt)
 }

@@ -17,11 +17,11 @@ type Erased struct {
 }
 
 // userTables hold a user's rows: raw events and their by-time copies,
-// alerts and the index that flags logins, profiles. The token ↔ user map
-// (token_users) holds them too; EraseUser deletes it last.
+// alerts and the index that flags logins, profiles and their copy. The
+// token ↔ user map (token_users) holds them too; EraseUser deletes it last.
 var userTables = []string{
 	"login_events", "login_events_by_time", "token_events", "token_events_by_time",
-	"alerts", "alerts_by_event", "users",
+	"alerts", "alerts_by_event", "users", "user_profiles",
 }
 
 // EraseUser deletes every row of one user of a tenant (a privacy request)

@@ -599,14 +599,27 @@ func (s *Store) UserLoginStats(ctx context.Context, tenant, user string, now tim
 // Profile is a user's latest name and email.
 type Profile struct{ Name, Email string }
 
-// Profiles returns the latest profile of each of the given users of a tenant.
+// profilesCopied is the rollup_state row that says user_profiles holds
+// every row of users (0008_user_profiles.sql).
+const profilesCopied = "user_profiles"
+
+// Profiles returns the latest profile of each of the given users of a
+// tenant: from user_profiles, the copy of users in small granules, once
+// the rows users held before the copy existed are in it; from users until
+// then.
 func (s *Store) Profiles(ctx context.Context, tenant string, users []string) (map[string]Profile, error) {
 	out := map[string]Profile{}
 	if len(users) == 0 {
 		return out, nil
 	}
+	table := "users"
+	if st, err := s.cachedRollupState(ctx, profilesCopied); err != nil {
+		return nil, err
+	} else if st.version > 0 {
+		table = "user_profiles"
+	}
 	rows, err := s.conn.Query(pointQuery(ctx), `SELECT user_id, argMax(name, seen_at), argMax(email, seen_at)
-		FROM users WHERE tenant_id = ? AND user_id IN (`+placeholders(len(users))+`) GROUP BY user_id`,
+		FROM `+table+` WHERE tenant_id = ? AND user_id IN (`+placeholders(len(users))+`) GROUP BY user_id`,
 		append([]any{tenant}, anySlice(users)...)...)
 	if err != nil {
 		return nil, err
