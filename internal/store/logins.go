@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
@@ -543,57 +545,72 @@ type LoginStats struct {
 	LastLogin        time.Time // zero when never
 }
 
-// deviceTypes are the values of the device_type column, in the order
-// UserLoginStats counts them.
-var deviceTypes = []string{"unknown", "desktop", "mobile", "tablet", "bot"}
-
-// userStatsSQL is UserLoginStats' one pass; its placeholders are the start
-// of the last 30 days three times, tenant and user (the alerts), the start
-// once per device type, then tenant and user (the logins).
-var userStatsSQL = func() string {
-	var q strings.Builder
-	q.WriteString(`SELECT
-		uniqExactIf(id, status = 'success'),
-		uniqExactIf(id, status = 'success' AND occurred_at >= toDateTime(?)),
-		uniqExactIf(id, status IN ('failed', '2fa_failed') AND occurred_at >= toDateTime(?)),
-		uniqExactIf(ip_address, status = 'success' AND occurred_at >= toDateTime(?)),
-		maxIf(occurred_at, status = 'success'),
-		uniqExactIf(id, id IN (SELECT event_id FROM alerts_by_event WHERE tenant_id = ? AND user_id = ?))`)
-	for _, d := range deviceTypes {
-		q.WriteString(",\n\t\tuniqExactIf(id, status = 'success' AND occurred_at >= toDateTime(?) AND device_type = '" + d + "')")
-	}
-	q.WriteString("\n\t\tFROM login_events WHERE tenant_id = ? AND user_id = ?")
-	return q.String()
-}()
+// userStatsSQL is UserLoginStats' one pass: the user's logins grouped by
+// device type, status and whether they fall in the last 30 days (at most
+// 50 groups), each group's distinct ids, flagged ids and latest time, and
+// the distinct IPs of recent successes, whose total over every group (WITH
+// TOTALS) is the one number that cannot be added up from the groups. Its
+// placeholders: the start of the last 30 days twice, tenant and user (the
+// alerts), tenant and user (the logins).
+const userStatsSQL = `SELECT toString(device_type) AS device, toString(status) AS st,
+		occurred_at >= toDateTime(?) AS recent,
+		uniqExact(id), uniqExactIf(id, id IN (SELECT event_id FROM alerts_by_event WHERE tenant_id = ? AND user_id = ?)),
+		max(occurred_at), uniqExactIf(ip_address, status = 'success' AND occurred_at >= toDateTime(?))
+	FROM login_events WHERE tenant_id = ? AND user_id = ?
+	GROUP BY device, st, recent WITH TOTALS`
 
 // UserLoginStats computes a user's stats; "last 30 days" is the 30 × 24
-// hours before now. One pass over the user's rows: the devices are one
-// count per device type, and the flagged logins are the user's ids that
-// the user's alerts name (token alerts name token events, never these).
+// hours before now. One pass over the user's rows, grouped (userStatsSQL):
+// ten counts with a condition each cost 1.7 times as much on 18.16. An
+// event's copies (a redelivery) carry the same device, status and time, so
+// each id is in one group and the groups' counts add up exactly; the
+// flagged logins are the user's ids that the user's alerts name (token
+// alerts name token events, never these).
 func (s *Store) UserLoginStats(ctx context.Context, tenant, user string, now time.Time) (LoginStats, error) {
 	since := now.Add(-30 * 24 * time.Hour).Unix()
 	st := LoginStats{Devices: map[string]uint64{}}
-	var last time.Time
-	devices := make([]uint64, len(deviceTypes))
-	args := []any{since, since, since, tenant, user}
-	dest := []any{&st.TotalLogins, &st.LoginsLast30Days, &st.FailedLast30Days, &st.UniqueIPsLast30, &last, &st.SuspiciousLogins}
-	for i := range deviceTypes {
-		args = append(args, since)
-		dest = append(dest, &devices[i])
-	}
-	args = append(args, tenant, user)
-	if err := s.conn.QueryRow(pointQuery(ctx), userStatsSQL, args...).Scan(dest...); err != nil {
+	rows, err := s.conn.Query(pointQuery(ctx), userStatsSQL, since, tenant, user, since, tenant, user)
+	if err != nil {
 		return st, err
 	}
-	if st.TotalLogins > 0 {
-		st.LastLogin = last
-	}
-	for i, n := range devices {
-		if n > 0 {
-			st.Devices[deviceTypes[i]] = n
+	defer rows.Close()
+	groups := 0
+	for rows.Next() {
+		var device, status string
+		var recent uint8
+		var n, flagged, ips uint64
+		var last time.Time
+		if err := rows.Scan(&device, &status, &recent, &n, &flagged, &last, &ips); err != nil {
+			return st, err
+		}
+		groups++
+		st.SuspiciousLogins += flagged
+		switch {
+		case status == "success":
+			st.TotalLogins += n
+			if last.After(st.LastLogin) {
+				st.LastLogin = last
+			}
+			if recent == 1 {
+				st.LoginsLast30Days += n
+				st.Devices[device] += n
+			}
+		case (status == "failed" || status == "2fa_failed") && recent == 1:
+			st.FailedLast30Days += n
 		}
 	}
-	return st, nil
+	if err := rows.Err(); err != nil {
+		return st, err
+	}
+	var device, status string
+	var recent uint8
+	var n, flagged uint64
+	var last time.Time
+	err = rows.Totals(&device, &status, &recent, &n, &flagged, &last, &st.UniqueIPsLast30)
+	if errors.Is(err, sql.ErrNoRows) && groups == 0 {
+		return st, nil // no logins: a server may send no totals then
+	}
+	return st, err
 }
 
 // Profile is a user's latest name and email.
