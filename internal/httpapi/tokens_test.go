@@ -204,6 +204,18 @@ func TestTokenSummary(t *testing.T) {
 		t.Errorf("last_used_at = %v", deref(got.LastUsedAt))
 	}
 
+	// Mostly older uses, over two months, one of them stored twice.
+	recent := tokenEvent("acme", "s1", "alice", "tok_s", event.TokenAuthenticated, "10.0.0.1", tokAt(2, 8, 0, 0))
+	a.seed(recent, recent,
+		tokenEvent("acme", "s2", "alice", "tok_s", event.TokenAuthenticated, "10.0.0.1", tokAt(9, 8, 0, 0)),
+		tokenEvent("acme", "s3", "alice", "tok_s", event.TokenAuthenticated, "10.0.0.1", tokAt(40, 8, 0, 0)),
+		tokenEvent("acme", "s4", "alice", "tok_s", event.TokenFailed, "10.0.0.1", tokAt(1, 8, 0, 0)))
+	a.getJSON(alice, "/api/v1/tokens/tok_s/summary", nil, &got)
+	if got.TotalUses != 3 || got.UsesLast7Days != 1 || deref(got.FirstUsedAt) != "2025-05-06T08:00:00Z" || deref(got.LastUsedAt) != "2025-06-13T08:00:00Z" {
+		t.Errorf("tok_s: %d uses, %d last 7 days, first %s, last %s; want 3, 1, 2025-05-06T08:00:00Z, 2025-06-13T08:00:00Z",
+			got.TotalUses, got.UsesLast7Days, deref(got.FirstUsedAt), deref(got.LastUsedAt))
+	}
+
 	// Never used: zeros and nulls (not absent fields).
 	code, body := a.get(alice, "/api/v1/tokens/tok_b/summary", nil)
 	want := `{"total_uses":0,"uses_last_7_days":0,"first_used_at":null,"last_used_at":null}` + "\n"
