@@ -253,7 +253,7 @@ FROM authwatch.token_events_local
 WHERE event = 'authenticated'
 GROUP BY tenant_id, ip_address;
 
--- by hand, once, as the migration's comments say:
+-- by hand, once, as 0003_tokens.sql says (clickhouse-client --insert_distributed_sync=1):
 -- INSERT INTO authwatch.token_summary (tenant_id, token_id, owner, token_name, token_type, environment, revoked, use_rows)
 -- SELECT tenant_id, token_id,
 --        argMaxState(user_id, toUInt64(occurred_at) * 1000 + occurred_ms),
@@ -265,13 +265,13 @@ GROUP BY tenant_id, ip_address;
 -- FROM authwatch.token_events
 -- GROUP BY tenant_id, token_id;
 
--- by hand, once, as the migration's comments say:
+-- by hand, once, as 0003_tokens.sql says (clickhouse-client --insert_distributed_sync=1):
 -- INSERT INTO authwatch.token_users (tenant_id, user_id, token_id)
 -- SELECT tenant_id, user_id, token_id
 -- FROM authwatch.token_events
 -- GROUP BY tenant_id, user_id, token_id;
 
--- by hand, once, as the migration's comments say:
+-- by hand, once, as 0003_tokens.sql says (clickhouse-client --insert_distributed_sync=1):
 -- INSERT INTO authwatch.token_use_ips (tenant_id, ip_address, last_use)
 -- SELECT tenant_id, ip_address, max(occurred_at)
 -- FROM authwatch.token_events
@@ -376,7 +376,7 @@ CREATE TABLE IF NOT EXISTS authwatch.rollup_state_local ON CLUSTER 'authwatch'
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/authwatch/rollup_state_local', '{replica}', version)
 ORDER BY name;
 CREATE TABLE IF NOT EXISTS authwatch.rollup_state ON CLUSTER 'authwatch' AS authwatch.rollup_state_local
-ENGINE = Distributed('authwatch', 'authwatch', 'rollup_state_local', cityHash64(tenant_id));
+ENGINE = Distributed('authwatch', 'authwatch', 'rollup_state_local', rand());
 
 -- 0005_audit.sql
 CREATE TABLE IF NOT EXISTS authwatch.audit_log_local ON CLUSTER 'authwatch'
@@ -454,12 +454,12 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS authwatch.user_profiles_mv ON CLUSTER 'au
 SELECT tenant_id, user_id, name, email, seen_at
 FROM authwatch.users_local;
 
--- by hand, once, as the migration's comments say:
+-- by hand, once, as 0008_user_profiles.sql says (clickhouse-client --insert_distributed_sync=1):
 -- INSERT INTO authwatch.user_profiles (tenant_id, user_id, name, email, seen_at)
 -- SELECT tenant_id, user_id, name, email, seen_at
 -- FROM authwatch.users;
 
--- by hand, once, as the migration's comments say:
+-- by hand, once, as 0008_user_profiles.sql says (clickhouse-client --insert_distributed_sync=1):
 -- INSERT INTO authwatch.rollup_state (name, hours_complete_before, days_complete_before, swept_at, version)
 -- SELECT 'user_profiles', toDateTime(0), toDateTime(0), now(), toUInt64(1);
 

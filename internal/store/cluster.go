@@ -33,7 +33,7 @@ func ClusterDDL(database, cluster string) (string, error) {
 	for _, m := range migs {
 		fmt.Fprintf(&b, "-- %s\n", m.Name)
 		for _, stmt := range m.Statements {
-			out, err := clusterStatement(stmt, database, cluster, tables)
+			out, err := clusterStatement(m.Name, stmt, database, cluster, tables)
 			if err != nil {
 				return "", fmt.Errorf("%s: %w", m.Name, err)
 			}
@@ -64,7 +64,7 @@ var (
 	}
 )
 
-func clusterStatement(stmt, db, cluster string, tables map[string]bool) (string, error) {
+func clusterStatement(migration, stmt, db, cluster string, tables map[string]bool) (string, error) {
 	on := fmt.Sprintf(" ON CLUSTER '%s'", cluster)
 	if m := createTable.FindStringSubmatch(stmt); m != nil {
 		name, cols, engine, args, rest := m[1], m[2], m[3], m[4], strings.TrimSpace(m[5])
@@ -76,7 +76,7 @@ func clusterStatement(stmt, db, cluster string, tables map[string]bool) (string,
 		}
 		var key string
 		switch {
-		case strings.Contains(name, "rollup"):
+		case strings.Contains(name, "rollup") && hasColumn(cols, "tenant_id"):
 			key = "cityHash64(tenant_id)"
 		case hasColumn(cols, "id") && hasColumn(cols, "tenant_id"):
 			key = "cityHash64(tenant_id, id)"
@@ -107,7 +107,7 @@ func clusterStatement(stmt, db, cluster string, tables map[string]bool) (string,
 		// fill, an upgraded one fills once); the migration file says when.
 		sql := fromTable.ReplaceAllStringFunc(stmt, func(s string) string { return "FROM " + db + "." + strings.TrimPrefix(s, "FROM ") })
 		sql = strings.Replace(sql, "INSERT INTO ", "INSERT INTO "+db+".", 1)
-		return "-- by hand, once, as the migration's comments say:\n-- " +
+		return "-- by hand, once, as " + migration + " says (clickhouse-client --insert_distributed_sync=1):\n-- " +
 			strings.ReplaceAll(sql, "\n", "\n-- ") + ";\n", nil
 	}
 	return "", fmt.Errorf("no cluster form for statement %.60q", stmt)
