@@ -68,6 +68,13 @@ type RollupConfig struct {
 	SweepMargin  time.Duration         // overlap of successive sweeps over ingested_at [15m]
 }
 
+// The job's default Settle and SweepMargin; reads that check for rows the
+// rollup has not counted yet (tokenTimeline) assume them.
+const (
+	defaultSettle      = 5 * time.Minute
+	defaultSweepMargin = 15 * time.Minute
+)
+
 // NewRollup returns the job over st. Start it with Run; cmd/query does.
 func NewRollup(st *Store, cfg RollupConfig) *Rollup {
 	if cfg.Log == nil {
@@ -78,10 +85,10 @@ func NewRollup(st *Store, cfg RollupConfig) *Rollup {
 			*d = v
 		}
 	}
-	def(&cfg.Settle, 5*time.Minute)
+	def(&cfg.Settle, defaultSettle)
 	def(&cfg.HourLateness, 2*time.Hour)
 	def(&cfg.DayLateness, 48*time.Hour)
-	def(&cfg.SweepMargin, 15*time.Minute)
+	def(&cfg.SweepMargin, defaultSweepMargin)
 	r := &Rollup{store: st, cfg: cfg,
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authwatch_rollup_runs_total", Help: "Analytics rollup runs by result (ok, error).",

@@ -141,13 +141,34 @@ func (s *Store) tokenTimeline(ctx context.Context, f TokenEventFilter) (hours []
 	for i, b := range buckets {
 		hours[len(buckets)-1-i] = hourCount{start: b.Start, n: b.Count(f.Events), all: b.Count(nil)}
 	}
-	if from.After(f.From) {
-		head := f
-		head.To = from
-		where, args := head.where()
-		if err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id) FROM "+f.table()+" WHERE "+where, args...).Scan(&older); err != nil {
-			return nil, 0, false, err
-		}
+	// One more statement: the events of the part hour before the counted
+	// hours (older), and whether the counts hold every row. They do not for
+	// an event stamped at or after to (a gateway's clock ahead, when to is
+	// open), nor for one stored into an hour the job had already rolled up
+	// that no run has swept yet (stored at least Settle after its hour
+	// closed, and since the last run's sweep floor): an ingest backlog
+	// after an outage, exactly when this list matters. Then the list is
+	// read without the counts. Only the two time columns are read for every
+	// row of the range; the rest where one of these matched.
+	st, err := s.cachedRollupState(ctx, tokenKind.name)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	var mark, sweptFloor int64 // the job has not run: no rolled-up hours
+	if !st.swept.IsZero() {
+		mark, sweptFloor = st.hours.Unix(), st.swept.Add(-defaultSweepMargin).Unix()
+	}
+	where, args := f.where()
+	var ahead, late uint64
+	err = s.conn.QueryRow(pointQuery(ctx), `SELECT uniqExactIf(id, occurred_at < toDateTime(?)), countIf(occurred_at >= toDateTime(?)),
+		countIf(occurred_at < toDateTime(?) AND ingested_at >= toDateTime(?)
+			AND toUInt32(ingested_at) >= intDiv(toUInt32(occurred_at), 3600) * 3600 + ?)
+		FROM `+f.table()+` PREWHERE occurred_at < toDateTime(?) OR occurred_at >= toDateTime(?) OR ingested_at >= toDateTime(?)
+		WHERE `+where,
+		append([]any{from.Unix(), to.Unix(), mark, sweptFloor, int64((time.Hour + defaultSettle) / time.Second),
+			from.Unix(), to.Unix(), sweptFloor}, args...)...).Scan(&older, &ahead, &late)
+	if err != nil || ahead > 0 || late > 0 {
+		return nil, 0, false, err
 	}
 	return hours, older, true, nil
 }

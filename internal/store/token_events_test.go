@@ -131,16 +131,23 @@ func TestTenantTokenPagesSeekThroughRollup(t *testing.T) {
 			IPAddress: "203.0.113.9", TokenID: "tok-" + id[len(id)-1:], TokenType: event.TokenSecret,
 			Environment: event.EnvLive, Action: action}
 	}
-	insert := func(evs ...*event.Event) {
+	// Stored a second after they happened, as a pipeline keeping up does,
+	// or at a given time.
+	storeAt := func(at time.Time, evs ...*event.Event) {
 		t.Helper()
 		b := store.NewBatch(len(evs))
 		for _, ev := range evs {
-			b.Add(ev, enrich.Result{}, now)
+			ingested := at
+			if at.IsZero() {
+				ingested = ev.OccurredAt.Add(time.Second)
+			}
+			b.Add(ev, enrich.Result{}, ingested)
 		}
 		if err := s.Insert(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 	}
+	insert := func(evs ...*event.Event) { t.Helper(); storeAt(time.Time{}, evs...) }
 	var evs []*event.Event
 	for i := range 700 {
 		// Three days back from an hour ago, uneven, some in one millisecond.
@@ -165,34 +172,51 @@ func TestTenantTokenPagesSeekThroughRollup(t *testing.T) {
 	failures := []string{"failed", "expired", "ip_blocked", "domain_blocked", "rate_limited"}
 	filters := []store.TokenEventFilter{
 		{TenantID: "t1", Events: failures, From: now.Add(-24 * time.Hour)},
+		{TenantID: "t1", Events: failures, From: now.Add(-24 * time.Hour), To: store.Daily.Truncate(now).AddDate(0, 0, 1)},
 		{TenantID: "t1", From: now.Add(-50 * time.Hour)},
 		{TenantID: "t1", Events: []string{"failed"}, From: now.Add(-60 * time.Hour), To: store.Daily.Truncate(now)},
 		{TenantID: "t1", Events: failures, From: now.Add(-30 * time.Hour), To: now.Add(-2 * time.Hour)}, // not on the hour: no seek
 	}
 	defer store.SetDirectReadMax(0)()
-	for _, f := range filters {
-		want := expectedTokenPage(evs, f)
-		for _, pg := range [][2]int{{0, 25}, {25, 25}, {137, 10}, {len(want) - 30, 100}, {len(want) - 1, 25}, {len(want), 25}} {
-			if pg[0] < 0 {
-				continue
-			}
-			for _, full := range []uint64{1 << 62, 0} {
-				restore := store.SetFullRowsMax(full)
-				got, total, err := s.TokenEvents(ctx, f, pg[0], pg[1], now)
-				restore()
-				if err != nil {
-					t.Fatal(err)
+	check := func(when string) {
+		t.Helper()
+		for _, f := range filters {
+			want := expectedTokenPage(evs, f)
+			for _, pg := range [][2]int{{0, 25}, {25, 25}, {137, 10}, {len(want) - 30, 100}, {len(want) - 1, 25}, {len(want), 25}} {
+				if pg[0] < 0 {
+					continue
 				}
-				var ids []string
-				for _, e := range got {
-					ids = append(ids, e.ID)
-				}
-				end := min(pg[0]+pg[1], len(want))
-				if int(total) != len(want) || !reflect.DeepEqual(ids, slices.Clip(want[min(pg[0], end):end])) && len(ids)+end-min(pg[0], end) > 0 {
-					t.Errorf("%v–%v %v page %v, full rows max %d: total %d, want %d\n got %v\nwant %v",
-						f.From.Format(time.TimeOnly), f.To.Format(time.TimeOnly), f.Events, pg, full, total, len(want), ids, want[min(pg[0], end):end])
+				for _, full := range []uint64{1 << 62, 0} {
+					restore := store.SetFullRowsMax(full)
+					got, total, err := s.TokenEvents(ctx, f, pg[0], pg[1], now)
+					restore()
+					if err != nil {
+						t.Fatal(err)
+					}
+					var ids []string
+					for _, e := range got {
+						ids = append(ids, e.ID)
+					}
+					end := min(pg[0]+pg[1], len(want))
+					if int(total) != len(want) || !reflect.DeepEqual(ids, slices.Clip(want[min(pg[0], end):end])) && len(ids)+end-min(pg[0], end) > 0 {
+						t.Errorf("%s: %v–%v %v page %v, full rows max %d: total %d, want %d\n got %v\nwant %v", when,
+							f.From.Format(time.TimeOnly), f.To.Format(time.TimeOnly), f.Events, pg, full, total, len(want), ids, want[min(pg[0], end):end])
+					}
 				}
 			}
 		}
 	}
+	check("counted")
+
+	// An event stamped days ahead, then one stored into an hour the job
+	// rolled up (an ingest backlog): the counts miss both, so the list is
+	// read without them (until the next run has counted the late one).
+	late := token("t1", "late-1", now.Add(-20*time.Hour).Truncate(time.Millisecond), event.TokenFailed)
+	ahead := token("t1", "ahead-1", now.Add(72*time.Hour).Truncate(time.Millisecond), event.TokenExpired)
+	insert(ahead)
+	evs = append(evs, ahead)
+	check("an event ahead")
+	storeAt(now, late)
+	evs = append(evs, late)
+	check("an event ahead and a late one")
 }
