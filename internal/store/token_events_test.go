@@ -63,16 +63,7 @@ func TestTokenEventPagesMatchSortingEverything(t *testing.T) {
 		all := want(f)
 		for _, pg := range [][2]int{{0, 20}, {20, 20}, {len(all) / 2, 15}, {max(len(all)-5, 0), 20}, {len(all), 20}} {
 			for _, full := range []uint64{1 << 62, 0} {
-				restore := store.SetFullRowsMax(full)
-				got, total, err := s.TokenEvents(ctx, f, pg[0], pg[1], now)
-				restore()
-				if err != nil {
-					t.Fatal(err)
-				}
-				var ids []string
-				for _, e := range got {
-					ids = append(ids, e.ID)
-				}
+				got, ids, total := readTokenPage(t, s, f, pg, full, now)
 				wantPage := all[min(pg[0], len(all)):min(pg[0]+pg[1], len(all))]
 				if int(total) != len(all) || !reflect.DeepEqual(ids, slices.Clip(wantPage)) && len(ids)+len(wantPage) > 0 {
 					t.Errorf("%+v page %v (whole windows: %v): total %d, %v; want %d, %v", f, pg, full > 0, total, ids, len(all), wantPage)
@@ -85,6 +76,23 @@ func TestTokenEventPagesMatchSortingEverything(t *testing.T) {
 			}
 		}
 	}
+}
+
+// readTokenPage reads page pg (offset, limit) of f, reading windows of up
+// to full rows whole, and returns its events, their ids and the total.
+func readTokenPage(t *testing.T, s *store.Store, f store.TokenEventFilter, pg [2]int, full uint64, now time.Time) ([]store.TokenEvent, []string, uint64) {
+	t.Helper()
+	restore := store.SetFullRowsMax(full)
+	defer restore()
+	got, total, err := s.TokenEvents(context.Background(), f, pg[0], pg[1], now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 0, len(got))
+	for _, e := range got {
+		ids = append(ids, e.ID)
+	}
+	return got, ids, total
 }
 
 // expectedTokenPage is what sorting every event matching f gives: ids
@@ -187,16 +195,7 @@ func TestTenantTokenPagesSeekThroughRollup(t *testing.T) {
 					continue
 				}
 				for _, full := range []uint64{1 << 62, 0} {
-					restore := store.SetFullRowsMax(full)
-					got, total, err := s.TokenEvents(ctx, f, pg[0], pg[1], now)
-					restore()
-					if err != nil {
-						t.Fatal(err)
-					}
-					var ids []string
-					for _, e := range got {
-						ids = append(ids, e.ID)
-					}
+					_, ids, total := readTokenPage(t, s, f, pg, full, now)
 					end := min(pg[0]+pg[1], len(want))
 					if int(total) != len(want) || !reflect.DeepEqual(ids, slices.Clip(want[min(pg[0], end):end])) && len(ids)+end-min(pg[0], end) > 0 {
 						t.Errorf("%s: %v–%v %v page %v, full rows max %d: total %d, want %d\n got %v\nwant %v", when,
