@@ -33,13 +33,7 @@ func (s *Store) tenantTimeline(ctx context.Context, f LoginFilter) (hours []hour
 	if err != nil {
 		return nil, 0, false, err
 	}
-	// The rollup keeps hours longer than the raw rows are kept: counts of
-	// hours whose rows retention dropped would shift every page.
-	// Reading it scans the tenant's times (60 ms for 4M rows), and it moves
-	// only when retention drops a month: it is kept ten minutes, whatever
-	// the rollup does.
-	firstRaw, err := s.cachedTime(ctx, countKey{what: "first stored login", tenant: f.TenantID, before: time.Now().Unix() / 600},
-		"SELECT min(occurred_at) FROM login_events_by_time WHERE tenant_id = ?")
+	firstRaw, err := s.firstStored(ctx, loginKind, f.TenantID)
 	if err != nil || firstRaw.IsZero() {
 		return nil, 0, false, err
 	}
@@ -105,6 +99,17 @@ func (s *Store) cachedTime(ctx context.Context, key countKey, q string) (time.Ti
 	return time.Unix(int64(u), 0).UTC(), nil
 }
 
+// firstStored is when a tenant's oldest stored event of kind k happened
+// (zero when none). The rollup keeps hours longer than the raw rows are
+// kept, and counts of hours whose rows retention dropped would shift every
+// page, so timelines start no earlier. Reading it scans the tenant's times
+// (60 ms for 4M rows), and it moves only when retention drops a month: it
+// is kept ten minutes, whatever the rollup does.
+func (s *Store) firstStored(ctx context.Context, k *rollupKind, tenant string) (time.Time, error) {
+	return s.cachedTime(ctx, countKey{what: "first stored " + k.name, tenant: tenant, before: time.Now().Unix() / 600},
+		"SELECT min(occurred_at) FROM "+k.raw+" WHERE tenant_id = ?")
+}
+
 // tokenTimeline is tenantTimeline for a tenant's token events matching f
 // (some actions, or all), as /security/failures lists them: the exact count
 // in every whole hour of f's range, newest first, and how many match in the
@@ -116,10 +121,7 @@ func (s *Store) tokenTimeline(ctx context.Context, f TokenEventFilter) (hours []
 	if f.TokenID != "" || f.From.IsZero() || !f.To.IsZero() && !Hourly.Truncate(f.To).Equal(f.To) {
 		return nil, 0, false, nil
 	}
-	// As for logins: hours before the first stored event may hold counts
-	// of rows retention dropped.
-	firstRaw, err := s.cachedTime(ctx, countKey{what: "first stored token event", tenant: f.TenantID, before: time.Now().Unix() / 600},
-		"SELECT min(occurred_at) FROM token_events_by_time WHERE tenant_id = ?")
+	firstRaw, err := s.firstStored(ctx, tokenKind, f.TenantID)
 	if err != nil || firstRaw.IsZero() {
 		return nil, 0, false, err
 	}
