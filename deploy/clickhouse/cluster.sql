@@ -463,6 +463,42 @@ FROM authwatch.users_local;
 -- INSERT INTO authwatch.rollup_state (name, hours_complete_before, days_complete_before, swept_at, version)
 -- SELECT 'user_profiles', toDateTime(0), toDateTime(0), now(), toUInt64(1);
 
+-- 0009_late_arrivals.sql
+CREATE TABLE IF NOT EXISTS authwatch.late_arrivals_local ON CLUSTER 'authwatch'
+(
+    tenant_id   String,
+    kind        Enum8('logins' = 1, 'tokens' = 2),
+    ingested_at DateTime,
+    occurred_at DateTime
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/authwatch/late_arrivals_local', '{replica}')
+PARTITION BY toYYYYMM(ingested_at)
+ORDER BY (tenant_id, kind, ingested_at);
+CREATE TABLE IF NOT EXISTS authwatch.late_arrivals ON CLUSTER 'authwatch' AS authwatch.late_arrivals_local
+ENGINE = Distributed('authwatch', 'authwatch', 'late_arrivals_local', cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS authwatch.late_arrivals_logins_mv ON CLUSTER 'authwatch' TO authwatch.late_arrivals_local AS
+SELECT tenant_id, CAST('logins' AS Enum8('logins' = 1, 'tokens' = 2)) AS kind, ingested_at, occurred_at
+FROM authwatch.login_events_local
+WHERE toUInt32(ingested_at) >= intDiv(toUInt32(occurred_at), 3600) * 3600 + 3600 + 300;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS authwatch.late_arrivals_tokens_mv ON CLUSTER 'authwatch' TO authwatch.late_arrivals_local AS
+SELECT tenant_id, CAST('tokens' AS Enum8('logins' = 1, 'tokens' = 2)) AS kind, ingested_at, occurred_at
+FROM authwatch.token_events_local
+WHERE toUInt32(ingested_at) >= intDiv(toUInt32(occurred_at), 3600) * 3600 + 3600 + 300;
+
+-- by hand, once, as 0009_late_arrivals.sql says (clickhouse-client --insert_distributed_sync=1):
+-- INSERT INTO authwatch.late_arrivals (tenant_id, kind, ingested_at, occurred_at)
+-- SELECT tenant_id, CAST('logins' AS Enum8('logins' = 1, 'tokens' = 2)), ingested_at, occurred_at
+-- FROM authwatch.login_events
+-- WHERE toUInt32(ingested_at) >= intDiv(toUInt32(occurred_at), 3600) * 3600 + 3600 + 300;
+
+-- by hand, once, as 0009_late_arrivals.sql says (clickhouse-client --insert_distributed_sync=1):
+-- INSERT INTO authwatch.late_arrivals (tenant_id, kind, ingested_at, occurred_at)
+-- SELECT tenant_id, CAST('tokens' AS Enum8('logins' = 1, 'tokens' = 2)), ingested_at, occurred_at
+-- FROM authwatch.token_events
+-- WHERE toUInt32(ingested_at) >= intDiv(toUInt32(occurred_at), 3600) * 3600 + 3600 + 300;
+
 -- schema_migrations: what this file applied
 CREATE TABLE IF NOT EXISTS authwatch.schema_migrations ON CLUSTER 'authwatch'
 (version UInt32, name String, applied_at DateTime DEFAULT now())
@@ -475,3 +511,4 @@ INSERT INTO authwatch.schema_migrations (version, name) SELECT 5, '0005_audit.sq
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 6, '0006_webhooks.sql';
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 7, '0007_token_days.sql';
 INSERT INTO authwatch.schema_migrations (version, name) SELECT 8, '0008_user_profiles.sql';
+INSERT INTO authwatch.schema_migrations (version, name) SELECT 9, '0009_late_arrivals.sql';

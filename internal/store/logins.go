@@ -175,6 +175,14 @@ func (s *Store) countTenantLogins(ctx context.Context, f LoginFilter) (uint64, b
 	if !to.After(from) || to.Sub(from) > maxBuckets*24*time.Hour {
 		return 0, false, nil
 	}
+	// The counts may miss rows (countsMiss): then the raw rows answer.
+	st, err := s.cachedRollupState(ctx, loginKind.name)
+	if err != nil {
+		return 0, false, err
+	}
+	if missing, err := s.countsMissing(ctx, loginKind, st, f.TenantID, f.From, to, f.To.IsZero()); err != nil || missing {
+		return 0, false, err
+	}
 	days, err := s.LoginAnalytics(ctx, f.TenantID, Daily, Daily.Truncate(from), Daily.Truncate(to))
 	if err != nil {
 		return 0, false, err

@@ -52,6 +52,13 @@ var partitioned = []struct {
 	{"token_rollup_daily", func(r Retention) time.Duration { return r.DailyRollup }, true},
 	// per-token days count "all time" for /tokens/top: kept with the raw rows
 	{"token_rollup_daily_by_token", func(r Retention) time.Duration { return r.Tokens }, false},
+	// by ingest month; read only for the last minutes, kept with the raw rows
+	{"late_arrivals", func(r Retention) time.Duration {
+		if r.Logins == 0 || r.Tokens == 0 {
+			return 0
+		}
+		return max(r.Logins, r.Tokens)
+	}, false},
 }
 
 // ApplyRetention drops every whole partition that ended before now minus

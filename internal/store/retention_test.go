@@ -58,6 +58,13 @@ func TestRetentionDropsOldPartitions(t *testing.T) {
 		}
 	}
 
+	// Late-arrival records (0009) ingested 400 days ago, and the ones the
+	// late events above left today: kept with the longer raw retention.
+	if err := st.Conn().Exec(ctx, fmt.Sprintf(`INSERT INTO late_arrivals (tenant_id, kind, ingested_at, occurred_at)
+		SELECT 'acme', 'logins', toDateTime(%d), toDateTime(%d)`, now.AddDate(0, 0, -400).Unix(), now.AddDate(0, 0, -401).Unix())); err != nil {
+		t.Fatal(err)
+	}
+
 	day := 24 * time.Hour
 	keep := store.Retention{Logins: 365 * day, Tokens: 60 * day, Alerts: 365 * day, HourlyRollup: 400 * day, DailyRollup: 730 * day}
 	dropped, err := st.ApplyRetention(ctx, keep, now)
@@ -106,6 +113,11 @@ func TestRetentionDropsOldPartitions(t *testing.T) {
 			now.Sub(oldest) > 101*day {
 			t.Errorf("%s kept %d rows from %s (%v), want the one of 100 days ago", table, kept, oldest, err)
 		}
+	}
+	var lateOld, lateNow uint64
+	if err := st.Conn().QueryRow(ctx, "SELECT countIf(ingested_at < toDateTime(?)), countIf(ingested_at >= toDateTime(?)) FROM late_arrivals",
+		now.AddDate(0, 0, -300).Unix(), now.AddDate(0, 0, -300).Unix()).Scan(&lateOld, &lateNow); err != nil || lateOld != 0 || lateNow != 4 {
+		t.Errorf("late arrivals kept: %d of 400 days ago, %d of today (%v); want 0 and the 4 late events stored today", lateOld, lateNow, err)
 	}
 	if len(dropped) < 8 {
 		t.Errorf("dropped %v", dropped)

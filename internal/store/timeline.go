@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -79,6 +80,9 @@ func (s *Store) tenantTimeline(ctx context.Context, f LoginFilter) (hours []hour
 			return nil, 0, false, err
 		}
 	}
+	if missing, err := s.countsMissing(ctx, loginKind, st, f.TenantID, f.From, to, f.To.IsZero()); err != nil || missing {
+		return nil, 0, false, err
+	}
 	return hours, older, true, nil
 }
 
@@ -144,35 +148,66 @@ func (s *Store) tokenTimeline(ctx context.Context, f TokenEventFilter) (hours []
 		hours[len(buckets)-1-i] = hourCount{start: b.Start, n: b.Count(f.Events), all: b.Count(nil)}
 	}
 	// One more statement: the events of the part hour before the counted
-	// hours (older), and whether the counts hold every row. They do not for
-	// an event stamped at or after to (a gateway's clock ahead, when to is
-	// open), nor for one stored into an hour the job had already rolled up
-	// that no run has swept yet (stored at least Settle after its hour
-	// closed, and since the last run's sweep floor): an ingest backlog
-	// after an outage, exactly when this list matters. Then the list is
-	// read without the counts. Only the two time columns are read for every
-	// row of the range; the rest where one of these matched.
+	// hours (older), and whether the counts hold every row (countsMiss).
+	// Only the rows outside the counted hours are read.
 	st, err := s.cachedRollupState(ctx, tokenKind.name)
 	if err != nil {
 		return nil, 0, false, err
 	}
-	var mark, sweptFloor int64 // the job has not run: no rolled-up hours
-	if !st.swept.IsZero() {
-		mark, sweptFloor = st.hours.Unix(), st.swept.Add(-defaultSweepMargin).Unix()
-	}
 	where, args := f.where()
-	var ahead, late uint64
-	err = s.conn.QueryRow(pointQuery(ctx), `SELECT uniqExactIf(id, occurred_at < toDateTime(?)), countIf(occurred_at >= toDateTime(?)),
-		countIf(occurred_at < toDateTime(?) AND ingested_at >= toDateTime(?)
-			AND toUInt32(ingested_at) >= intDiv(toUInt32(occurred_at), 3600) * 3600 + ?)
-		FROM `+f.table()+` PREWHERE occurred_at < toDateTime(?) OR occurred_at >= toDateTime(?) OR ingested_at >= toDateTime(?)
-		WHERE `+where,
-		append([]any{from.Unix(), to.Unix(), mark, sweptFloor, int64((time.Hour + defaultSettle) / time.Second),
-			from.Unix(), to.Unix(), sweptFloor}, args...)...).Scan(&older, &ahead, &late)
-	if err != nil || ahead > 0 || late > 0 {
+	miss, missArgs := countsMiss(tokenKind, st, f.TenantID, f.From, to, f.To.IsZero())
+	var missing uint64
+	err = s.conn.QueryRow(pointQuery(ctx), `SELECT uniqExactIf(id, occurred_at < toDateTime(?)), `+miss+`
+		FROM `+f.table()+` WHERE `+where+` AND (occurred_at < toDateTime(?) OR occurred_at >= toDateTime(?))`,
+		append(append([]any{from.Unix()}, missArgs...), append(args, from.Unix(), to.Unix())...)...).Scan(&older, &missing)
+	if err != nil || missing > 0 {
 		return nil, 0, false, err
 	}
 	return hours, older, true, nil
+}
+
+// countsMiss is a scalar subquery (with its arguments) that is not zero
+// when a tenant's hourly counts of kind k may miss rows of [from, to) (from
+// zero: no lower bound) that a list of those rows would show:
+//
+//   - when the list has no end (open), an event stamped at or after to (a
+//     day or two past now: a gateway's clock far ahead), which no counted
+//     hour holds;
+//   - an event stored into an hour the job had already rolled up, which
+//     the job counts on its next run: one stored at least Settle after its
+//     hour closed (late_arrivals, 0009_late_arrivals.sql) and since the
+//     last run's sweep less its margin. An ingest backlog after an outage
+//     writes such rows, exactly when these lists matter.
+//
+// The list is then read without the counts. Both reads are narrow ranges
+// of sort keys.
+func countsMiss(k *rollupKind, st rollupState, tenant string, from, to time.Time, open bool) (string, []any) {
+	q, args := "toUInt64(0)", []any(nil)
+	if open {
+		q, args = `(SELECT count() FROM `+k.raw+` WHERE tenant_id = ? AND occurred_at >= toDateTime(?))`, []any{tenant, to.Unix()}
+	}
+	if st.swept.IsZero() { // the job has not run: no hour is rolled up
+		return q, args
+	}
+	q += ` + (SELECT count() FROM late_arrivals WHERE tenant_id = ? AND kind = ? AND ingested_at >= toDateTime(?)
+		AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?))`
+	return q, append(args, tenant, k.name, st.swept.Add(-defaultSweepMargin).Unix(), max(from.Unix(), 0), st.hours.Unix())
+}
+
+// countsMissing runs countsMiss on its own: on every request, since a
+// late event changes the counts without a new rollup version. Identical
+// checks in flight at once share one statement, as live bucket reads do.
+func (s *Store) countsMissing(ctx context.Context, k *rollupKind, st rollupState, tenant string, from, to time.Time, open bool) (bool, error) {
+	miss, args := countsMiss(k, st, tenant, from, to, open)
+	v, err := s.cache.share(ctx, fmt.Sprintf("miss\x00%s\x00%v", miss, args), func(ctx context.Context) (any, error) {
+		var n uint64
+		err := s.conn.QueryRow(pointQuery(ctx), "SELECT "+miss, args...).Scan(&n)
+		return n > 0, err
+	})
+	if err != nil {
+		return false, err
+	}
+	return v.(bool), nil
 }
 
 // seekPage finds where rows [offset, offset+limit) of a newest-first list
