@@ -106,7 +106,8 @@ func TestEraseUserEverywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, table := range []string{"login_events", "login_events_by_time", "token_events", "token_events_by_time", "alerts", "alerts_by_event", "users", "token_users"} {
+	for _, table := range []string{"login_events", "login_events_by_time", "token_events", "token_events_by_time",
+		"alerts", "alerts_by_event", "users", "user_profiles", "token_users"} {
 		if n := count(t, st, table, "alice"); n != 0 {
 			t.Errorf("%s still holds %d rows of alice", table, n)
 		}

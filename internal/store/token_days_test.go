@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -72,14 +73,15 @@ func TestTokenTopWithRollup(t *testing.T) {
 		}
 		return out
 	}
-	// Alice's /tokens/stats over the last 7 days (closed days and today),
-	// counted in Go from the events stored.
+	// Alice's /tokens/stats over the last 7 and 30 days (closed days and
+	// today), counted in Go from the events stored: the events of her
+	// tokens (all five are hers: she named each last), carol's on tk3 too.
 	stored := append([]*event.Event(nil), evs...)
-	from, to := store.Daily.Truncate(rollNow).AddDate(0, 0, -6), store.Daily.Truncate(rollNow).AddDate(0, 0, 1)
-	wantStats := func() (s store.TokenStats) {
+	to := store.Daily.Truncate(rollNow).AddDate(0, 0, 1)
+	wantStats := func(from time.Time) (s store.TokenStats) {
 		ips := map[string]bool{}
 		for _, ev := range stored {
-			if ev.UserID != "alice" || ev.OccurredAt.Before(from) || !ev.OccurredAt.Before(to) {
+			if ev.OccurredAt.Before(from) || !ev.OccurredAt.Before(to) {
 				continue
 			}
 			switch ev.Action {
@@ -93,7 +95,7 @@ func TestTokenTopWithRollup(t *testing.T) {
 		s.UniqueIPs = uint64(len(ips))
 		return s
 	}
-	stats := func(rolledMin uint64) store.TokenStats {
+	stats := func(rolledMin uint64, from time.Time) store.TokenStats {
 		t.Helper()
 		defer store.SetRolledUsesMin(rolledMin)()
 		s, err := st.TokenStats(ctx, store.TokenScope{TenantID: "acme", UserID: "alice"}, from, to)
@@ -107,10 +109,13 @@ func TestTokenTopWithRollup(t *testing.T) {
 		if raw := list(1 << 62); !reflect.DeepEqual(raw, want) {
 			t.Errorf("from the raw rows: %v, want %v", raw, want)
 		}
-		w := wantStats()
-		for _, min := range []uint64{1 << 62, 0} {
-			if got := stats(min); got != w {
-				t.Errorf("alice's stats (rolled-up days read from %d uses): %+v, want %+v", min, got, w)
+		for _, days := range []int{7, 30} {
+			from := to.AddDate(0, 0, -days)
+			w := wantStats(from)
+			for _, min := range []uint64{1 << 62, 0} {
+				if got := stats(min, from); got != w {
+					t.Errorf("alice's stats over %d days (rolled-up days read from %d uses): %+v, want %+v", days, min, got, w)
+				}
 			}
 		}
 		return list(0)
@@ -199,6 +204,7 @@ func TestTokenTopWithRollup(t *testing.T) {
 		t.Fatal(err)
 	}
 	want["tk3"] -= 3
+	stored = slices.DeleteFunc(stored, func(ev *event.Event) bool { return ev.UserID == "carol" })
 	if got := top(); !reflect.DeepEqual(got, want) {
 		t.Errorf("after erasing carol: %v, want %v", got, want)
 	}
