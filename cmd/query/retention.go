@@ -24,8 +24,9 @@ func retentionFromEnv(env *config.Env) store.Retention {
 }
 
 // runRetention applies the retention now and then every period until ctx
-// ends; a failed run is logged and tried again next time.
-func runRetention(ctx context.Context, st *store.Store, r store.Retention, every time.Duration, log *slog.Logger) {
+// ends, and then, when compact is set, merges the closed months; a failed
+// run is logged and tried again next time.
+func runRetention(ctx context.Context, st *store.Store, r store.Retention, compact bool, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -35,6 +36,15 @@ func runRetention(ctx context.Context, st *store.Store, r store.Retention, every
 		}
 		if err != nil && ctx.Err() == nil {
 			log.Warn("retention", "err", err)
+		}
+		if compact && ctx.Err() == nil {
+			merged, err := st.CompactClosed(ctx, time.Now())
+			for _, m := range merged {
+				log.Info("compaction: merged a closed month", "table", m.Table, "partition", m.Partition, "parts", m.Parts)
+			}
+			if err != nil && ctx.Err() == nil {
+				log.Warn("compaction", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

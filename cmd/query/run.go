@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rollupEvery := env.Duration("ROLLUP_INTERVAL", time.Minute)
 	retention := retentionFromEnv(env)
 	retentionEvery := env.Duration("RETENTION_INTERVAL", time.Hour)
+	compact := env.Bool("COMPACT_CLOSED_MONTHS", true)
 	topo := config.Topology(env)
 	allowPrivateWebhooks := env.Bool("WEBHOOK_ALLOW_PRIVATE", false)
 	scfg, scfgErr := store.ConfigFromEnv(getenv)
@@ -171,10 +172,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rollup := store.NewRollup(st.Load(), store.RollupConfig{Log: log, Registry: reg})
 	wg.Add(1)
 	go func() { defer wg.Done(); rollup.Run(ctx, rollupEvery) }()
-	// Old partitions go by themselves (every replica may run it: dropping a
-	// dropped partition is a no-op).
+	// Old partitions go by themselves, closed months are merged into one
+	// part (every replica may run it: dropping a dropped partition, or
+	// merging a merged one, is a no-op).
 	wg.Add(1)
-	go func() { defer wg.Done(); runRetention(ctx, st.Load(), retention, retentionEvery, log) }()
+	go func() { defer wg.Done(); runRetention(ctx, st.Load(), retention, compact, retentionEvery, log) }()
 	eraser := &erasure.Job{Store: st.Load(), Rollup: rollup, Log: log, States: func() jetstream.KeyValue {
 		// The detector declares its state bucket; until it has, there is no state to erase.
 		kv, err := js.KeyValue(ctx, bus.StateBucket)

@@ -1,5 +1,10 @@
 package store
 
+import (
+	"context"
+	"time"
+)
+
 // SetDirectReadMax lets the external tests force the window path of
 // newest-first pages; it returns a function restoring the default.
 func SetDirectReadMax(n uint64) (restore func()) {
@@ -23,4 +28,10 @@ func SetRolledUsesMin(n uint64) (restore func()) {
 	old := rolledUsesMin
 	rolledUsesMin = n
 	return func() { rolledUsesMin = old }
+}
+
+// MonthsToCompact lets the external tests see which months CompactClosed
+// would merge.
+func (s *Store) MonthsToCompact(ctx context.Context, table string, now time.Time) ([]Compacted, error) {
+	return s.monthsToCompact(ctx, table, now)
 }

@@ -393,6 +393,21 @@ func runRollup(ctx context.Context, st *store.Store, out io.Writer) error {
 	return nil
 }
 
+// compactClosed merges the closed months, as cmd/query's retention loop
+// does every hour: a live install whose months closed weeks ago has had
+// them merged long before; a fresh seed has written all 90 days at once.
+func compactClosed(ctx context.Context, st *store.Store, out io.Writer) error {
+	t0 := time.Now()
+	merged, err := st.CompactClosed(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	if len(merged) > 0 {
+		fmt.Fprintf(out, "merged %d closed months in %s\n", len(merged), time.Since(t0).Round(time.Second))
+	}
+	return nil
+}
+
 // waitForMerges waits (up to limit) until ClickHouse has no background merge
 // running in the database, so that the first endpoints measured do not
 // compete with the merges a fresh seed or rollup leaves behind.
