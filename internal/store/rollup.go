@@ -69,7 +69,9 @@ type RollupConfig struct {
 }
 
 // The job's default Settle and SweepMargin; reads that check for rows the
-// rollup has not counted yet (tokenTimeline) assume them.
+// rollup has not counted yet (countsMiss) assume them, and
+// 0009_late_arrivals.sql records events stored Settle (5 min) or more
+// after their hour closed.
 const (
 	defaultSettle      = 5 * time.Minute
 	defaultSweepMargin = 15 * time.Minute
