@@ -154,3 +154,23 @@ func TestMeasureOrder(t *testing.T) {
 		t.Errorf("token measures = %v, want %v", got, want)
 	}
 }
+
+// A measure that names a value counts exactly that value's events, so the
+// grouped counts (countsSQL) give what its expression gives.
+func TestMeasureValues(t *testing.T) {
+	for _, k := range []*rollupKind{loginKind, tokenKind} {
+		values := 0
+		for _, m := range k.measures {
+			if m.value == "" {
+				continue
+			}
+			values++
+			if want := "uniqExactIf(id, " + k.value + " = '" + m.value + "')"; m.expr != want {
+				t.Errorf("%s %s: expression %s, want %s", k.name, m.column, m.expr, want)
+			}
+		}
+		if want := map[string]int{"logins": 5, "tokens": 9}[k.name]; values != want {
+			t.Errorf("%s: %d measures name a value, want every %s (%d)", k.name, values, k.value, want)
+		}
+	}
+}

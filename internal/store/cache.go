@@ -192,12 +192,15 @@ func (s *Store) rolledRows(ctx context.Context, k *rollupKind, iv Interval, tena
 
 // liveRows runs a live bucket read; identical reads in flight at once share
 // one query.
-func (s *Store) liveRows(ctx context.Context, k *rollupKind, iv Interval, tenant string, from, to time.Time) (map[int64][]uint64, error) {
+func (s *Store) liveRows(ctx context.Context, k *rollupKind, iv Interval, tenant string, from, to time.Time, countsOnly bool) (map[int64][]uint64, error) {
 	point := to.Sub(from) <= smallLiveRange // the usual case: the open hour or day
-	key := fmt.Sprintf("live\x00%s\x00%s\x00%s\x00%d\x00%d", k.name, iv, tenant, from.Unix(), to.Unix())
+	key := fmt.Sprintf("live\x00%s\x00%s\x00%s\x00%d\x00%d\x00%t", k.name, iv, tenant, from.Unix(), to.Unix(), countsOnly)
 	v, err := s.cache.share(ctx, key, func(ctx context.Context) (any, error) {
 		if point {
 			ctx = pointQuery(ctx)
+		}
+		if countsOnly {
+			return s.valueCountRows(ctx, k, iv, tenant, from, to)
 		}
 		return s.bucketRows(ctx, k, k.liveSQL(iv), tenant, from, to)
 	})

@@ -183,7 +183,7 @@ func (s *Store) countTenantLogins(ctx context.Context, f LoginFilter) (uint64, b
 	if missing, err := s.countsMissing(ctx, loginKind, st, f.TenantID, f.From, to, f.To.IsZero()); err != nil || missing {
 		return 0, false, err
 	}
-	days, err := s.LoginAnalytics(ctx, f.TenantID, Daily, Daily.Truncate(from), Daily.Truncate(to))
+	days, err := s.loginAnalytics(ctx, f.TenantID, Daily, Daily.Truncate(from), Daily.Truncate(to), true)
 	if err != nil {
 		return 0, false, err
 	}

@@ -56,7 +56,7 @@ func (s *Store) tenantTimeline(ctx context.Context, f LoginFilter) (hours []hour
 	if !to.After(from) || to.Sub(from) > maxBuckets*time.Hour {
 		return nil, 0, false, nil
 	}
-	buckets, err := s.LoginAnalytics(ctx, f.TenantID, Hourly, from, to)
+	buckets, err := s.loginAnalytics(ctx, f.TenantID, Hourly, from, to, true)
 	if err != nil {
 		return nil, 0, false, err
 	}
@@ -139,7 +139,7 @@ func (s *Store) tokenTimeline(ctx context.Context, f TokenEventFilter) (hours []
 	if !to.After(from) || to.Sub(from) > maxBuckets*time.Hour {
 		return nil, 0, false, nil
 	}
-	buckets, err := s.TokenAnalytics(ctx, f.TenantID, Hourly, from, to)
+	buckets, err := s.tokenAnalytics(ctx, f.TenantID, Hourly, from, to, true)
 	if err != nil {
 		return nil, 0, false, err
 	}

@@ -191,13 +191,13 @@ func (s *Store) tenantTokenUsage(ctx context.Context, tenant string, from, to ti
 	lastDay := to.Add(-24 * time.Hour)
 	var buckets []TokenBucket
 	if lastDay.After(from) {
-		days, err := s.TokenAnalytics(ctx, tenant, Daily, from, lastDay)
+		days, err := s.tokenAnalytics(ctx, tenant, Daily, from, lastDay, true)
 		if err != nil {
 			return st, err
 		}
 		buckets = days
 	}
-	hours, err := s.TokenAnalytics(ctx, tenant, Hourly, lastDay, to)
+	hours, err := s.tokenAnalytics(ctx, tenant, Hourly, lastDay, to, true)
 	if err != nil {
 		return st, err
 	}
