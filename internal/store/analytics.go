@@ -155,8 +155,14 @@ type keyedRollup struct {
 // Counts are uniqExactIf(id, …): a redelivered copy of an event has the
 // same id and is counted once, before and after merges. A measure that
 // counts the events of one value of its kind's value column (a status, an
-// action) names it: expr is then uniqExactIf(id, <value column> = value).
+// action) names it (countOf).
 type measure struct{ column, expr, value string }
+
+// countOf is the measure column that counts the events whose valueColumn
+// (the kind's value) is v.
+func countOf(column, valueColumn, v string) measure {
+	return measure{column: column, expr: "uniqExactIf(id, " + valueColumn + " = '" + v + "')", value: v}
+}
 
 func (k *rollupKind) table(iv Interval) string {
 	if iv == Hourly {
@@ -169,11 +175,11 @@ var loginKind = &rollupKind{
 	name: "logins", raw: "login_events_by_time", hourly: "login_rollup_hourly", daily: "login_rollup_daily",
 	value: "status",
 	measures: []measure{
-		{"success", "uniqExactIf(id, status = 'success')", "success"},
-		{"failed", "uniqExactIf(id, status = 'failed')", "failed"},
-		{"blocked", "uniqExactIf(id, status = 'blocked')", "blocked"},
-		{"twofa_required", "uniqExactIf(id, status = '2fa_required')", "2fa_required"},
-		{"twofa_failed", "uniqExactIf(id, status = '2fa_failed')", "2fa_failed"},
+		countOf("success", "status", "success"),
+		countOf("failed", "status", "failed"),
+		countOf("blocked", "status", "blocked"),
+		countOf("twofa_required", "status", "2fa_required"),
+		countOf("twofa_failed", "status", "2fa_failed"),
 		// a failed login on an unknown account has no user: not a user
 		{"unique_users", "uniqExactIf(user_id, user_id != '')", ""},
 		{"unique_ips", "uniqExact(ip_address)", ""},
@@ -184,15 +190,15 @@ var tokenKind = &rollupKind{
 	name: "tokens", raw: "token_events_by_time", hourly: "token_rollup_hourly", daily: "token_rollup_daily",
 	value: "event",
 	measures: []measure{
-		{"authenticated", "uniqExactIf(id, event = 'authenticated')", "authenticated"},
-		{"failed", "uniqExactIf(id, event = 'failed')", "failed"},
-		{"expired", "uniqExactIf(id, event = 'expired')", "expired"},
-		{"ip_blocked", "uniqExactIf(id, event = 'ip_blocked')", "ip_blocked"},
-		{"domain_blocked", "uniqExactIf(id, event = 'domain_blocked')", "domain_blocked"},
-		{"rate_limited", "uniqExactIf(id, event = 'rate_limited')", "rate_limited"},
-		{"created", "uniqExactIf(id, event = 'created')", "created"},
-		{"rotated", "uniqExactIf(id, event = 'rotated')", "rotated"},
-		{"revoked", "uniqExactIf(id, event = 'revoked')", "revoked"},
+		countOf("authenticated", "event", "authenticated"),
+		countOf("failed", "event", "failed"),
+		countOf("expired", "event", "expired"),
+		countOf("ip_blocked", "event", "ip_blocked"),
+		countOf("domain_blocked", "event", "domain_blocked"),
+		countOf("rate_limited", "event", "rate_limited"),
+		countOf("created", "event", "created"),
+		countOf("rotated", "event", "rotated"),
+		countOf("revoked", "event", "revoked"),
 		{"unique_tokens", "uniqExact(token_id)", ""},
 		{"test_uses", "uniqExactIf(id, event = 'authenticated' AND environment = 'test')", ""},
 		{"live_uses", "uniqExactIf(id, event = 'authenticated' AND environment = 'live')", ""},
