@@ -247,13 +247,22 @@ func (k *rollupKind) liveSQL(iv Interval) string {
 		" WHERE tenant_id = ? AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) GROUP BY b"
 }
 
-// countsSQL counts one tenant's events per bucket and value (status,
-// action) in [from, to) from the raw rows: the per-value measures alone, in
-// one grouped pass instead of an aggregate per measure. A value's
-// uniqExact(id) within its group is the measure's uniqExactIf(id, value).
+// countsSQL is liveSQL for the per-value measures alone (the others are
+// zero): the events per bucket and value (status, action) are counted in
+// one grouped pass instead of an aggregate per measure, then laid out a
+// column per measure. A value's uniqExact(id) within its group is the
+// measure's uniqExactIf(id, value).
 func (k *rollupKind) countsSQL(iv Interval) string {
-	return "SELECT " + bucketExpr(iv) + " AS b, toString(" + k.value + ") AS v, uniqExact(id) FROM " + k.raw +
-		" WHERE tenant_id = ? AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) GROUP BY b, v"
+	cols := make([]string, len(k.measures))
+	for i, m := range k.measures {
+		cols[i] = "toUInt64(0)"
+		if m.value != "" {
+			cols[i] = "sumIf(n, v = '" + m.value + "')"
+		}
+	}
+	return "SELECT b, " + strings.Join(cols, ", ") + " FROM (SELECT " + bucketExpr(iv) + " AS b, toString(" + k.value +
+		") AS v, uniqExact(id) AS n FROM " + k.raw +
+		" WHERE tenant_id = ? AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) GROUP BY b, v) GROUP BY b"
 }
 
 // rolledSQL reads one tenant's rolled-up buckets in [from, to), the newest
@@ -441,41 +450,6 @@ func fillBuckets(iv Interval, from, to time.Time, width int, found map[int64][]u
 		out[i] = bucketCounts{start: t, counts: n}
 	}
 	return out
-}
-
-// valueCountRows runs k.countsSQL over one tenant's [from, to) and lays
-// its (bucket, value, count) rows out as bucketRows does, the measures
-// without a value left at zero.
-func (s *Store) valueCountRows(ctx context.Context, k *rollupKind, iv Interval, tenant string, from, to time.Time) (map[int64][]uint64, error) {
-	index := make(map[string]int, len(k.measures))
-	for i, m := range k.measures {
-		if m.value != "" {
-			index[m.value] = i
-		}
-	}
-	rows, err := s.conn.Query(ctx, k.countsSQL(iv), tenant, from.Unix(), to.Unix())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := make(map[int64][]uint64)
-	for rows.Next() {
-		var b uint32
-		var v string
-		var n uint64
-		if err := rows.Scan(&b, &v, &n); err != nil {
-			return nil, err
-		}
-		i, ok := index[v]
-		if !ok {
-			continue
-		}
-		if out[int64(b)] == nil {
-			out[int64(b)] = make([]uint64, len(k.measures))
-		}
-		out[int64(b)][i] = n
-	}
-	return out, rows.Err()
 }
 
 // bucketRows runs a query whose rows are (bucket start UInt32, one UInt64

@@ -19,8 +19,8 @@ var compacted = []string{"login_events", "login_events_by_time", "token_events",
 
 const (
 	// compactAfter is how long after its end a month is left alone: the
-	// rollup job recomputes days for 48 hours, and late events come first.
-	compactAfter = 48 * time.Hour
+	// rollup job recomputes its days that long, and late events come first.
+	compactAfter = defaultDayLateness
 	// compactMinParts is how many parts a closed month needs to be merged
 	// again: a late event or two adds a small part, which is not worth
 	// rewriting a month for; a third is.

@@ -68,12 +68,14 @@ type RollupConfig struct {
 	SweepMargin  time.Duration         // overlap of successive sweeps over ingested_at [15m]
 }
 
-// The job's default Settle and SweepMargin; reads that check for rows the
-// rollup has not counted yet (countsMiss) assume them, and
-// 0009_late_arrivals.sql records events stored Settle (5 min) or more
-// after their hour closed.
+// The job's default Settle, DayLateness and SweepMargin; reads that check
+// for rows the rollup has not counted yet (countsMiss) assume Settle and
+// SweepMargin, 0009_late_arrivals.sql records events stored Settle (5 min)
+// or more after their hour closed, and CompactClosed leaves a month alone
+// for DayLateness after it ends.
 const (
 	defaultSettle      = 5 * time.Minute
+	defaultDayLateness = 48 * time.Hour
 	defaultSweepMargin = 15 * time.Minute
 )
 
@@ -89,7 +91,7 @@ func NewRollup(st *Store, cfg RollupConfig) *Rollup {
 	}
 	def(&cfg.Settle, defaultSettle)
 	def(&cfg.HourLateness, 2*time.Hour)
-	def(&cfg.DayLateness, 48*time.Hour)
+	def(&cfg.DayLateness, defaultDayLateness)
 	def(&cfg.SweepMargin, defaultSweepMargin)
 	r := &Rollup{store: st, cfg: cfg,
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{

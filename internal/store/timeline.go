@@ -199,6 +199,9 @@ func countsMiss(k *rollupKind, st rollupState, tenant string, from, to time.Time
 // checks in flight at once share one statement, as live bucket reads do.
 func (s *Store) countsMissing(ctx context.Context, k *rollupKind, st rollupState, tenant string, from, to time.Time, open bool) (bool, error) {
 	miss, args := countsMiss(k, st, tenant, from, to, open)
+	if len(args) == 0 { // nothing can be missing: no statement
+		return false, nil
+	}
 	v, err := s.cache.share(ctx, fmt.Sprintf("miss\x00%s\x00%v", miss, args), func(ctx context.Context) (any, error) {
 		var n uint64
 		err := s.conn.QueryRow(pointQuery(ctx), "SELECT "+miss, args...).Scan(&n)
