@@ -53,3 +53,25 @@ func runRetention(ctx context.Context, st *store.Store, r store.Retention, compa
 		}
 	}
 }
+
+// runSummaryMerges merges the summary tables left in several parts now and
+// then every period until ctx ends; a failed run is logged and tried again
+// next time.
+func runSummaryMerges(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		merged, err := st.MergeSummaries(ctx)
+		for _, m := range merged {
+			log.Debug("summary merge", "table", m.Table, "parts", m.Parts)
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Warn("summary merge", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

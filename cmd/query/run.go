@@ -42,6 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	retention := retentionFromEnv(env)
 	retentionEvery := env.Duration("RETENTION_INTERVAL", time.Hour)
 	compact := env.Bool("COMPACT_CLOSED_MONTHS", true)
+	summaryEvery := env.Duration("SUMMARY_MERGE_INTERVAL", 10*time.Minute)
 	topo := config.Topology(env)
 	allowPrivateWebhooks := env.Bool("WEBHOOK_ALLOW_PRIVATE", false)
 	scfg, scfgErr := store.ConfigFromEnv(getenv)
@@ -177,6 +178,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// merging a merged one, is a no-op).
 	wg.Add(1)
 	go func() { defer wg.Done(); runRetention(ctx, st.Load(), retention, compact, retentionEvery, log) }()
+	// The small per-token, per-IP and per-user tables are merged into one
+	// part every few minutes (SUMMARY_MERGE_INTERVAL=0 turns it off).
+	if summaryEvery > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); runSummaryMerges(ctx, st.Load(), summaryEvery, log) }()
+	}
 	eraser := &erasure.Job{Store: st.Load(), Rollup: rollup, Log: log, States: func() jetstream.KeyValue {
 		// The detector declares its state bucket; until it has, there is no state to erase.
 		kv, err := js.KeyValue(ctx, bus.StateBucket)

@@ -70,7 +70,23 @@ func (s *Store) CompactClosed(ctx context.Context, now time.Time) ([]Compacted, 
 // now: closed for compactAfter, with compactMinParts parts or more on
 // some server.
 func (s *Store) monthsToCompact(ctx context.Context, table string, now time.Time) ([]Compacted, error) {
-	months, err := queryRows(ctx, s, func(r driver.Rows) (m Compacted, err error) {
+	months, err := s.partsByPartition(ctx, table)
+	if err != nil {
+		return nil, fmt.Errorf("compact: %w", err)
+	}
+	var out []Compacted
+	for _, m := range months {
+		if end, ok := partitionEnd(m.Partition, false); ok && !end.After(now.Add(-compactAfter)) && m.Parts >= compactMinParts {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// partsByPartition counts the active parts of each partition of table, on
+// the server that has most of them.
+func (s *Store) partsByPartition(ctx context.Context, table string) ([]Compacted, error) {
+	parts, err := queryRows(ctx, s, func(r driver.Rows) (m Compacted, err error) {
 		m.Table = table
 		return m, r.Scan(&m.Partition, &m.Parts)
 	}, `SELECT partition, max(n) FROM (
@@ -78,12 +94,44 @@ func (s *Store) monthsToCompact(ctx context.Context, table string, now time.Time
 		WHERE database = ? AND table = ? AND active GROUP BY host, partition)
 		GROUP BY partition ORDER BY partition`, s.db, localName(table, s.cluster))
 	if err != nil {
-		return nil, fmt.Errorf("compact: parts of %s: %w", table, err)
+		return nil, fmt.Errorf("parts of %s: %w", table, err)
 	}
+	return parts, nil
+}
+
+// summaries are the small tables whose size follows the tenants' tokens,
+// IP addresses, users and alerts rather than their events: every token
+// route, the tenant pages' profiles and the lists' rules read them by key.
+// Their rows are states or versions that reads combine per key, so a
+// table in five parts is read five times over (measured on 18.16 at c=8
+// with the seed's five parts merged into one: a big tenant's token stats
+// 28 → 62 req/s, a heavy user's 71 → 90, top tokens 99 → 139).
+var summaries = []string{"token_summary", "token_use_ips", "token_users", "user_profiles", "alerts_by_event"}
+
+// MergeSummaries merges each summary table that has compactMinParts parts
+// or more on some server into one part (OPTIMIZE … FINAL; ON CLUSTER on a
+// cluster), which also folds each key's rows into one. It rewrites the
+// whole table, whose size follows the number of tokens, IPs and users, so
+// it runs every few minutes, not after every insert. Idempotent and safe
+// from several processes at once, as CompactClosed.
+func (s *Store) MergeSummaries(ctx context.Context) ([]Compacted, error) {
 	var out []Compacted
-	for _, m := range months {
-		if end, ok := partitionEnd(m.Partition, false); ok && !end.After(now.Add(-compactAfter)) && m.Parts >= compactMinParts {
-			out = append(out, m)
+	for _, table := range summaries {
+		parts, err := s.partsByPartition(ctx, table)
+		if err != nil {
+			return out, fmt.Errorf("merge summaries: %w", err)
+		}
+		for _, p := range parts { // one: the tables are not partitioned
+			if p.Parts < compactMinParts {
+				continue
+			}
+			mctx, cancel := context.WithTimeout(ctx, compactTimeout)
+			err := s.conn.Exec(mctx, "OPTIMIZE TABLE "+inPlace(table, s.cluster)+" FINAL")
+			cancel()
+			if err != nil {
+				return out, fmt.Errorf("merge summaries: %s: %w", table, err)
+			}
+			out = append(out, p)
 		}
 	}
 	return out, nil

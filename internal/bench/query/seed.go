@@ -396,6 +396,7 @@ func runRollup(ctx context.Context, st *store.Store, out io.Writer) error {
 // compactClosed merges the closed months, as cmd/query's retention loop
 // does every hour: a live install whose months closed weeks ago has had
 // them merged long before; a fresh seed has written all 90 days at once.
+// Then it merges the summary tables, as cmd/query does every 10 minutes.
 func compactClosed(ctx context.Context, st *store.Store, out io.Writer) error {
 	t0 := time.Now()
 	merged, err := st.CompactClosed(ctx, time.Now())
@@ -404,6 +405,14 @@ func compactClosed(ctx context.Context, st *store.Store, out io.Writer) error {
 	}
 	if len(merged) > 0 {
 		fmt.Fprintf(out, "merged %d closed months in %s\n", len(merged), time.Since(t0).Round(time.Second))
+	}
+	t0 = time.Now()
+	summaries, err := st.MergeSummaries(ctx)
+	if err != nil {
+		return err
+	}
+	if len(summaries) > 0 {
+		fmt.Fprintf(out, "merged %d summary tables in %s\n", len(summaries), time.Since(t0).Round(time.Millisecond))
 	}
 	return nil
 }
