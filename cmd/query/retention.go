@@ -27,9 +27,7 @@ func retentionFromEnv(env *config.Env) store.Retention {
 // ends, and then, when compact is set, merges the closed months; a failed
 // run is logged and tried again next time.
 func runRetention(ctx context.Context, st *store.Store, r store.Retention, compact bool, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	repeat(ctx, every, func() {
 		dropped, err := st.ApplyRetention(ctx, r, time.Now())
 		for _, d := range dropped {
 			log.Info("retention: dropped a partition", "table", d.Table, "partition", d.Partition)
@@ -37,30 +35,24 @@ func runRetention(ctx context.Context, st *store.Store, r store.Retention, compa
 		if err != nil && ctx.Err() == nil {
 			log.Warn("retention", "err", err)
 		}
-		if compact && ctx.Err() == nil {
-			merged, err := st.CompactClosed(ctx, time.Now())
-			for _, m := range merged {
-				log.Info("compaction: merged a closed month", "table", m.Table, "partition", m.Partition, "parts", m.Parts)
-			}
-			if err != nil && ctx.Err() == nil {
-				log.Warn("compaction", "err", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
+		if !compact || ctx.Err() != nil {
 			return
-		case <-t.C:
 		}
-	}
+		merged, err := st.CompactClosed(ctx, time.Now())
+		for _, m := range merged {
+			log.Info("compaction: merged a closed month", "table", m.Table, "partition", m.Partition, "parts", m.Parts)
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Warn("compaction", "err", err)
+		}
+	})
 }
 
 // runSummaryMerges merges the summary tables left in several parts now and
 // then every period until ctx ends; a failed run is logged and tried again
 // next time.
 func runSummaryMerges(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	repeat(ctx, every, func() {
 		merged, err := st.MergeSummaries(ctx)
 		for _, m := range merged {
 			log.Debug("summary merge", "table", m.Table, "parts", m.Parts)
@@ -68,6 +60,15 @@ func runSummaryMerges(ctx context.Context, st *store.Store, every time.Duration,
 		if err != nil && ctx.Err() == nil {
 			log.Warn("summary merge", "err", err)
 		}
+	})
+}
+
+// repeat runs fn now and then every period until ctx ends.
+func repeat(ctx context.Context, every time.Duration, fn func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		fn()
 		select {
 		case <-ctx.Done():
 			return

@@ -23,7 +23,8 @@ const (
 	compactAfter = defaultDayLateness
 	// compactMinParts is how many parts a closed month needs to be merged
 	// again: a late event or two adds a small part, which is not worth
-	// rewriting a month for; a third is.
+	// rewriting a month for; a third is. MergeSummaries uses the same
+	// threshold for its tables.
 	compactMinParts = 3
 	// compactTimeout bounds one month's merge, which ClickHouse runs while
 	// the statement waits.
