@@ -306,18 +306,19 @@ type tokenBound struct {
 // does. candidates(atLeast, limit) lists the tokens whose bound is at least
 // atLeast, largest first (ties by id), at most limit of them when limit > 0.
 func (s *Store) topUses(ctx context.Context, tenant string, n int, candidates func(atLeast uint64, limit int) ([]tokenBound, error)) ([]TokenUses, error) {
-	first, err := candidates(1, n+1)
+	first, err := candidates(1, 2*n+1)
 	if err != nil || len(first) == 0 {
 		return nil, err
 	}
-	uses, err := s.exactUses(ctx, tenant, first[:min(n, len(first))])
+	k := countFirst(first, n)
+	uses, err := s.exactUses(ctx, tenant, first[:k])
 	if err != nil {
 		return nil, err
 	}
 	// A token not counted yet can only make the list by reaching the n-th
-	// count so far (a tie wins on token id, so >= and not >); the (n+1)-th
+	// count so far (a tie wins on token id, so >= and not >); the next
 	// bound is the largest of theirs.
-	if nth := max(nthLargest(uses, n), 1); len(first) > n && first[n].bound >= nth {
+	if nth := max(nthLargest(uses, n), 1); len(first) > k && first[k].bound >= nth {
 		more, err := candidates(nth, 0)
 		if err != nil {
 			return nil, err
@@ -355,6 +356,34 @@ func (s *Store) topUses(ctx context.Context, tenant string, n int, candidates fu
 		out = out[:n]
 	}
 	return out, nil
+}
+
+// boundSlack is the share of its upper bound (1/boundSlack) by which a
+// token's exact count may fall short of it: the redelivered copies counted
+// in use_rows, a few per cent at most.
+const boundSlack = 32
+
+// countFirst says how many of the largest bounds (first, largest first, at
+// most 2n+1 of a scope's tokens) topUses counts in its first statement: the
+// n largest, and the next ones whose bounds are within boundSlack of the
+// n-th, which would otherwise take a second statement as soon as the
+// copies make the n-th exact count fall below them (a heavy user's tokens
+// are used about as often as each other). One bound stays uncounted when
+// first may not hold every token, for the check that follows.
+func countFirst(first []tokenBound, n int) int {
+	k := min(n, len(first))
+	if k == 0 {
+		return 0
+	}
+	near := first[k-1].bound - first[k-1].bound/boundSlack
+	last := len(first)
+	if last > 2*n {
+		last = 2 * n
+	}
+	for k < last && first[k].bound >= near {
+		k++
+	}
+	return k
 }
 
 // nthLargest is the n-th largest value of m (0 when m has fewer).
