@@ -301,9 +301,9 @@ type tokenBound struct {
 // Counting every token's uses exactly would read the scope's whole history.
 // token_summary.use_rows is an upper bound of each token's uses (it counts
 // redelivered copies), so exact counts are needed only for the tokens whose
-// bound could reach the top n: first the n largest bounds, then, if the
-// next bound reaches the n-th exact count found, every token whose bound
-// does. candidates(atLeast, limit) lists the tokens whose bound is at least
+// bound could reach the top n: first the n largest bounds and those just
+// below them (countFirst), then, if the next bound reaches the n-th exact
+// count found, every token whose bound does. candidates(atLeast, limit) lists the tokens whose bound is at least
 // atLeast, largest first (ties by id), at most limit of them when limit > 0.
 func (s *Store) topUses(ctx context.Context, tenant string, n int, candidates func(atLeast uint64, limit int) ([]tokenBound, error)) ([]TokenUses, error) {
 	first, err := candidates(1, 2*n+1)
