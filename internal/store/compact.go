@@ -54,17 +54,30 @@ func (s *Store) CompactClosed(ctx context.Context, now time.Time) ([]Compacted, 
 			return out, err
 		}
 		for _, m := range months {
-			mctx, cancel := context.WithTimeout(ctx, compactTimeout)
-			// The partition value is a number we just read from the server.
-			err := s.conn.Exec(mctx, fmt.Sprintf("OPTIMIZE TABLE %s PARTITION %s FINAL", inPlace(table, s.cluster), m.Partition))
-			cancel()
-			if err != nil {
-				return out, fmt.Errorf("compact: %s partition %s: %w", table, m.Partition, err)
+			if err := s.optimize(ctx, table, m.Partition); err != nil {
+				return out, fmt.Errorf("compact: %w", err)
 			}
 			out = append(out, m)
 		}
 	}
 	return out, nil
+}
+
+// optimize merges table's partition (all of it when partition is empty)
+// into one part: OPTIMIZE … FINAL, ON CLUSTER on the local tables of a
+// cluster, waiting at most compactTimeout. partition is a value read from
+// system.parts, never user input.
+func (s *Store) optimize(ctx context.Context, table, partition string) error {
+	q := "OPTIMIZE TABLE " + inPlace(table, s.cluster)
+	if partition != "" {
+		q += " PARTITION " + partition
+	}
+	ctx, cancel := context.WithTimeout(ctx, compactTimeout)
+	defer cancel()
+	if err := s.conn.Exec(ctx, q+" FINAL"); err != nil {
+		return fmt.Errorf("%s %s: %w", table, partition, err)
+	}
+	return nil
 }
 
 // monthsToCompact lists the months of table that CompactClosed merges at
@@ -116,23 +129,33 @@ var summaries = []string{"token_summary", "token_use_ips", "token_users", "user_
 // it runs every few minutes, not after every insert. Idempotent and safe
 // from several processes at once, as CompactClosed.
 func (s *Store) MergeSummaries(ctx context.Context) ([]Compacted, error) {
+	tables, err := s.summariesToMerge(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Compacted
+	for _, t := range tables {
+		if err := s.optimize(ctx, t.Table, ""); err != nil {
+			return out, fmt.Errorf("merge summaries: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// summariesToMerge lists the summary tables MergeSummaries merges now:
+// those with compactMinParts parts or more on some server.
+func (s *Store) summariesToMerge(ctx context.Context) ([]Compacted, error) {
 	var out []Compacted
 	for _, table := range summaries {
 		parts, err := s.partsByPartition(ctx, table)
 		if err != nil {
-			return out, fmt.Errorf("merge summaries: %w", err)
+			return nil, fmt.Errorf("merge summaries: %w", err)
 		}
 		for _, p := range parts { // one: the tables are not partitioned
-			if p.Parts < compactMinParts {
-				continue
+			if p.Parts >= compactMinParts {
+				out = append(out, p)
 			}
-			mctx, cancel := context.WithTimeout(ctx, compactTimeout)
-			err := s.conn.Exec(mctx, "OPTIMIZE TABLE "+inPlace(table, s.cluster)+" FINAL")
-			cancel()
-			if err != nil {
-				return out, fmt.Errorf("merge summaries: %s: %w", table, err)
-			}
-			out = append(out, p)
 		}
 	}
 	return out, nil

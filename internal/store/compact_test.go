@@ -157,19 +157,26 @@ func TestMergeSummaries(t *testing.T) {
 		t.Fatalf("before the merge: stats %+v, top %+v, profiles %+v", stats, top, profiles)
 	}
 
-	for _, table := range append(merged, "alerts_by_event") {
-		exec("SYSTEM START MERGES " + table)
-	}
-	done, err := st.MergeSummaries(ctx)
+	// The selection, while nothing merges on its own: the four tables in
+	// three parts, not alerts_by_event in two.
+	chosen, err := st.SummariesToMerge(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
-	for _, m := range done {
+	for _, m := range chosen {
 		names = append(names, m.Table)
 	}
 	if fmt.Sprint(names) != fmt.Sprint(merged) {
-		t.Errorf("merged %v, want %v", names, merged)
+		t.Errorf("would merge %v, want %v", names, merged)
+	}
+	// OPTIMIZE needs merges running. alerts_by_event keeps them stopped: a
+	// merge of it would fail, and its parts stay as inserted.
+	for _, table := range merged {
+		exec("SYSTEM START MERGES " + table)
+	}
+	if _, err := st.MergeSummaries(ctx); err != nil {
+		t.Fatal(err)
 	}
 	// One row per key: two tokens, one IP, two (user, token) pairs, one profile.
 	wantRows := map[string]uint64{"token_summary": 2, "token_use_ips": 1, "token_users": 2, "user_profiles": 1}
@@ -188,4 +195,5 @@ func TestMergeSummaries(t *testing.T) {
 	if again, err := st.MergeSummaries(ctx); err != nil || len(again) != 0 {
 		t.Errorf("a second run merged %v (%v), want nothing", again, err)
 	}
+	exec("SYSTEM START MERGES alerts_by_event")
 }

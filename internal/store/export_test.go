@@ -36,6 +36,12 @@ func (s *Store) MonthsToCompact(ctx context.Context, table string, now time.Time
 	return s.monthsToCompact(ctx, table, now)
 }
 
+// SummariesToMerge lets the external tests see which summary tables
+// MergeSummaries would merge.
+func (s *Store) SummariesToMerge(ctx context.Context) ([]Compacted, error) {
+	return s.summariesToMerge(ctx)
+}
+
 // AnalyticsCountsOnly lets the external tests read the per-value counts the
 // lists' timelines use.
 func (s *Store) AnalyticsCountsOnly(ctx context.Context, tenant string, iv Interval, from, to time.Time) ([]LoginBucket, []TokenBucket, error) {

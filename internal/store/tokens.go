@@ -303,8 +303,9 @@ type tokenBound struct {
 // redelivered copies), so exact counts are needed only for the tokens whose
 // bound could reach the top n: first the n largest bounds and those just
 // below them (countFirst), then, if the next bound reaches the n-th exact
-// count found, every token whose bound does. candidates(atLeast, limit) lists the tokens whose bound is at least
-// atLeast, largest first (ties by id), at most limit of them when limit > 0.
+// count found, every token whose bound does. candidates(atLeast, limit)
+// lists the tokens whose bound is at least atLeast, largest first (ties by
+// id), at most limit of them when limit > 0.
 func (s *Store) topUses(ctx context.Context, tenant string, n int, candidates func(atLeast uint64, limit int) ([]tokenBound, error)) ([]TokenUses, error) {
 	first, err := candidates(1, 2*n+1)
 	if err != nil || len(first) == 0 {

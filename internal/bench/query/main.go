@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := runRollup(ctx, st, stdout); err != nil {
 		return err
 	}
-	if err := compactClosed(ctx, st, stdout); err != nil {
+	if err := mergeParts(ctx, st, stdout); err != nil {
 		return err
 	}
 	if err := waitForMerges(ctx, st, 5*time.Minute, stdout); err != nil {

@@ -393,11 +393,11 @@ func runRollup(ctx context.Context, st *store.Store, out io.Writer) error {
 	return nil
 }
 
-// compactClosed merges the closed months, as cmd/query's retention loop
+// mergeParts merges the closed months, as cmd/query's retention loop
 // does every hour: a live install whose months closed weeks ago has had
 // them merged long before; a fresh seed has written all 90 days at once.
 // Then it merges the summary tables, as cmd/query does every 10 minutes.
-func compactClosed(ctx context.Context, st *store.Store, out io.Writer) error {
+func mergeParts(ctx context.Context, st *store.Store, out io.Writer) error {
 	t0 := time.Now()
 	merged, err := st.CompactClosed(ctx, time.Now())
 	if err != nil {
