@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -51,7 +52,10 @@ func (iv Interval) Buckets(from, to time.Time) []time.Time {
 	if end.Before(to) {
 		end = end.Add(iv.Step())
 	}
-	var out []time.Time
+	if !end.After(from) {
+		return nil
+	}
+	out := make([]time.Time, 0, end.Sub(from)/iv.Step())
 	for t := from; t.Before(end); t = t.Add(iv.Step()) {
 		out = append(out, t)
 	}
@@ -98,29 +102,46 @@ type TokenBucket struct {
 	UniqueTokens, TestUses, LiveUses                                      uint64
 }
 
-// Count is the bucket's number of events of the given actions; all of
-// them when none is given.
+// Count is the bucket's number of events of the given actions (each
+// counted once however often it is named); all of them when none is given.
+// Timelines call it for every hour of a range: it allocates nothing.
 func (b TokenBucket) Count(events []string) uint64 {
-	byAction := map[string]uint64{
-		"authenticated": b.Authenticated, "failed": b.Failed, "expired": b.Expired, "ip_blocked": b.IPBlocked,
-		"domain_blocked": b.DomainBlocked, "rate_limited": b.RateLimited,
-		"created": b.Created, "rotated": b.Rotated, "revoked": b.Revoked,
+	if len(events) == 0 {
+		return b.Authenticated + b.Failed + b.Expired + b.IPBlocked + b.DomainBlocked + b.RateLimited +
+			b.Created + b.Rotated + b.Revoked
 	}
 	var n uint64
-	if len(events) == 0 {
-		for _, c := range byAction {
-			n += c
-		}
-		return n
-	}
-	seen := map[string]bool{}
-	for _, e := range events {
-		if !seen[e] {
-			seen[e] = true
-			n += byAction[e]
+	for i, e := range events {
+		if !slices.Contains(events[:i], e) {
+			n += b.action(e)
 		}
 	}
 	return n
+}
+
+// action is the bucket's number of events of one action (0 for an unknown one).
+func (b TokenBucket) action(event string) uint64 {
+	switch event {
+	case "authenticated":
+		return b.Authenticated
+	case "failed":
+		return b.Failed
+	case "expired":
+		return b.Expired
+	case "ip_blocked":
+		return b.IPBlocked
+	case "domain_blocked":
+		return b.DomainBlocked
+	case "rate_limited":
+		return b.RateLimited
+	case "created":
+		return b.Created
+	case "rotated":
+		return b.Rotated
+	case "revoked":
+		return b.Revoked
+	}
+	return 0
 }
 
 // rollupKind describes one event kind's raw table, rollup tables and
@@ -384,7 +405,6 @@ func (s *Store) analytics(ctx context.Context, k *rollupKind, tenant string, iv 
 	}
 	split := splitAtMark(from, to, st.mark(iv))
 
-	found := make(map[int64][]uint64)
 	type part struct {
 		rows map[int64][]uint64
 		err  error
@@ -397,28 +417,28 @@ func (s *Store) analytics(ctx context.Context, k *rollupKind, tenant string, iv 
 			rolled <- part{rows, err}
 		}()
 	}
+	var live map[int64][]uint64
 	if to.After(split) {
-		rows, err := s.liveRows(ctx, k, iv, tenant, split, to, countsOnly)
+		live, err = s.liveRows(ctx, k, iv, tenant, split, to, countsOnly)
 		if err != nil {
 			if rolled != nil {
 				<-rolled
 			}
 			return nil, fmt.Errorf("analytics %s live: %w", k.name, err)
 		}
-		for b, n := range rows {
-			found[b] = n
-		}
 	}
+	var closed map[int64][]uint64
 	if rolled != nil {
 		p := <-rolled
 		if p.err != nil {
 			return nil, fmt.Errorf("analytics %s rollup: %w", k.name, p.err)
 		}
-		for b, n := range p.rows {
-			found[b] = n
-		}
+		closed = p.rows
 	}
-	return fillBuckets(iv, from, to, len(k.measures), found), nil
+	// The two sides hold different buckets: each is looked up where it
+	// is, rather than copied into one map (a 90-day hourly timeline is
+	// 2,160 buckets on every request).
+	return fillBuckets(iv, from, to, len(k.measures), closed, live), nil
 }
 
 // smallLiveRange is the widest live part read single-threaded like a point
@@ -437,17 +457,22 @@ func splitAtMark(from, to, mark time.Time) time.Time {
 	return mark
 }
 
-// fillBuckets lays found counts (keyed by bucket start, unix seconds) on
-// every bucket of [from, to), zeros where nothing was found.
-func fillBuckets(iv Interval, from, to time.Time, width int, found map[int64][]uint64) []bucketCounts {
+// fillBuckets lays found counts (keyed by bucket start, unix seconds; the
+// first of the parts that holds a bucket wins) on every bucket of [from,
+// to), zeros where nothing was found. Buckets without counts share one
+// slice of zeros: callers only read them.
+func fillBuckets(iv Interval, from, to time.Time, width int, parts ...map[int64][]uint64) []bucketCounts {
 	starts := iv.Buckets(from, to)
 	out := make([]bucketCounts, len(starts))
+	zeros := make([]uint64, width)
 	for i, t := range starts {
-		n, ok := found[t.Unix()]
-		if !ok {
-			n = make([]uint64, width)
+		out[i] = bucketCounts{start: t, counts: zeros}
+		for _, found := range parts {
+			if c, ok := found[t.Unix()]; ok {
+				out[i].counts = c
+				break
+			}
 		}
-		out[i] = bucketCounts{start: t, counts: n}
 	}
 	return out
 }

@@ -70,16 +70,21 @@ func TestSplitAtMark(t *testing.T) {
 }
 
 func TestFillBuckets(t *testing.T) {
-	from, to := utc("2026-11-20T10:00:00Z"), utc("2026-11-20T13:00:00Z")
-	found := map[int64][]uint64{utc("2026-11-20T11:00:00Z").Unix(): {4, 2}}
-	got := fillBuckets(Hourly, from, to, 2, found)
+	from, to := utc("2026-11-20T10:00:00Z"), utc("2026-11-20T14:00:00Z")
+	rolled := map[int64][]uint64{utc("2026-11-20T11:00:00Z").Unix(): {4, 2}}
+	live := map[int64][]uint64{utc("2026-11-20T13:00:00Z").Unix(): {1, 1}}
+	got := fillBuckets(Hourly, from, to, 2, rolled, live)
 	want := []bucketCounts{
 		{utc("2026-11-20T10:00:00Z"), []uint64{0, 0}},
 		{utc("2026-11-20T11:00:00Z"), []uint64{4, 2}},
 		{utc("2026-11-20T12:00:00Z"), []uint64{0, 0}},
+		{utc("2026-11-20T13:00:00Z"), []uint64{1, 1}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("fillBuckets = %v, want %v", got, want)
+	}
+	if got := fillBuckets(Hourly, from, to, 2); len(got) != 4 || !reflect.DeepEqual(got[3].counts, []uint64{0, 0}) {
+		t.Errorf("fillBuckets without counts = %v, want four buckets of zeros", got)
 	}
 }
 
@@ -171,6 +176,27 @@ func TestMeasureValues(t *testing.T) {
 		}
 		if want := map[string]int{"logins": 5, "tokens": 9}[k.name]; values != want {
 			t.Errorf("%s: %d measures name a value, want every %s (%d)", k.name, values, k.value, want)
+		}
+	}
+}
+
+func TestTokenBucketCount(t *testing.T) {
+	b := TokenBucket{Authenticated: 1, Failed: 2, Expired: 4, IPBlocked: 8, DomainBlocked: 16, RateLimited: 32,
+		Created: 64, Rotated: 128, Revoked: 256, UniqueTokens: 1000, TestUses: 1000, LiveUses: 1000}
+	tests := []struct {
+		events []string
+		want   uint64
+	}{
+		{nil, 511}, // every action, never the distinct counts
+		{[]string{"failed"}, 2},
+		{[]string{"failed", "expired", "ip_blocked", "domain_blocked", "rate_limited"}, 62},
+		{[]string{"failed", "failed", "revoked"}, 258}, // named twice, counted once
+		{[]string{"authenticated", "created", "rotated"}, 193},
+		{[]string{"unknown"}, 0},
+	}
+	for _, tt := range tests {
+		if got := b.Count(tt.events); got != tt.want {
+			t.Errorf("Count(%v) = %d, want %d", tt.events, got, tt.want)
 		}
 	}
 }
