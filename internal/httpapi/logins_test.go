@@ -237,6 +237,10 @@ func TestTenantLoginHistory(t *testing.T) {
 		if it.ID == "b-ok" && (it.User == nil || it.User.Name != nil) {
 			t.Errorf("bob has no profile: %+v", it.User)
 		}
+		// Rules and profiles come from one statement: a flagged row has both.
+		if it.ID == "a-phone" && (len(it.SuspiciousReasons) == 0 || it.User == nil || it.User.Name == nil || *it.User.Name != "Alice") {
+			t.Errorf("flagged row on tenant list = reasons %v, user %+v", it.SuspiciousReasons, it.User)
+		}
 	}
 	a.getJSON(admin, "/api/v1/login-history/tenant", url.Values{"user_id": {"bob"}}, &got)
 	if got.Pagination.Total != 1 || got.History[0].User == nil || got.History[0].User.ID != "bob" {
@@ -245,6 +249,8 @@ func TestTenantLoginHistory(t *testing.T) {
 	a.getJSON(admin, "/api/v1/login-history/tenant", url.Values{"suspicious_only": {"true"}}, &got)
 	if got.Pagination.Total != 1 || got.History[0].ID != "a-phone" {
 		t.Errorf("suspicious_only: %+v", got.Pagination)
+	} else if u := got.History[0].User; u == nil || u.Email == nil || *u.Email != "alice@example.com" || len(got.History[0].SuspiciousReasons) == 0 {
+		t.Errorf("suspicious_only row = reasons %v, user %+v", got.History[0].SuspiciousReasons, u)
 	}
 	a.getJSON(admin, "/api/v1/login-history/tenant", url.Values{"status": {"failed"}}, &got)
 	if got.Pagination.Total != 3 {
