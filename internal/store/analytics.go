@@ -269,21 +269,15 @@ func (k *rollupKind) liveSQL(iv Interval) string {
 }
 
 // countsSQL is liveSQL for the per-value measures alone (the others are
-// zero): the events per bucket and value (status, action) are counted in
-// one grouped pass instead of an aggregate per measure, then laid out a
-// column per measure. A value's uniqExact(id) within its group is the
-// measure's uniqExactIf(id, value).
+// zero): the events per bucket and value (status, action), counted in one
+// grouped pass instead of an aggregate per measure; valueRows lays them out
+// a column per measure. A value's uniqExact(id) within its group is the
+// measure's uniqExactIf(id, value). (Laying them out in SQL, with an outer
+// SELECT of sumIf per measure, cost 1–2 ms more per statement on 18.16,
+// with or without rows.)
 func (k *rollupKind) countsSQL(iv Interval) string {
-	cols := make([]string, len(k.measures))
-	for i, m := range k.measures {
-		cols[i] = "toUInt64(0)"
-		if m.value != "" {
-			cols[i] = "sumIf(n, v = '" + m.value + "')"
-		}
-	}
-	return "SELECT b, " + strings.Join(cols, ", ") + " FROM (SELECT " + bucketExpr(iv) + " AS b, toString(" + k.value +
-		") AS v, uniqExact(id) AS n FROM " + k.raw +
-		" WHERE tenant_id = ? AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) GROUP BY b, v) GROUP BY b"
+	return "SELECT " + bucketExpr(iv) + " AS b, toString(" + k.value + ") AS v, uniqExact(id) FROM " + k.raw +
+		" WHERE tenant_id = ? AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?) GROUP BY b, v"
 }
 
 // rolledSQL reads one tenant's rolled-up buckets in [from, to), the newest
@@ -475,6 +469,43 @@ func fillBuckets(iv Interval, from, to time.Time, width int, parts ...map[int64]
 		}
 	}
 	return out
+}
+
+// valueRows runs countsSQL over one tenant's [from, to) and returns its
+// counts as bucketRows does: a row per bucket, a column per measure, the
+// per-value measures filled in and the others zero.
+func (s *Store) valueRows(ctx context.Context, k *rollupKind, iv Interval, tenant string, from, to time.Time) (map[int64][]uint64, error) {
+	column := map[string]int{}
+	for i, m := range k.measures {
+		if m.value != "" {
+			column[m.value] = i
+		}
+	}
+	rows, err := s.conn.Query(ctx, k.countsSQL(iv), tenant, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[int64][]uint64)
+	for rows.Next() {
+		var b uint32
+		var v string
+		var n uint64
+		if err := rows.Scan(&b, &v, &n); err != nil {
+			return nil, err
+		}
+		i, ok := column[v]
+		if !ok {
+			continue // a value no measure counts
+		}
+		counts := out[int64(b)]
+		if counts == nil {
+			counts = make([]uint64, len(k.measures))
+			out[int64(b)] = counts
+		}
+		counts[i] = n
+	}
+	return out, rows.Err()
 }
 
 // bucketRows runs a query whose rows are (bucket start UInt32, one UInt64

@@ -199,11 +199,10 @@ func (s *Store) liveRows(ctx context.Context, k *rollupKind, iv Interval, tenant
 		if point {
 			ctx = pointQuery(ctx)
 		}
-		q := k.liveSQL(iv)
 		if countsOnly {
-			q = k.countsSQL(iv)
+			return s.valueRows(ctx, k, iv, tenant, from, to)
 		}
-		return s.bucketRows(ctx, k, q, tenant, from, to)
+		return s.bucketRows(ctx, k, k.liveSQL(iv), tenant, from, to)
 	})
 	if err != nil {
 		return nil, err
