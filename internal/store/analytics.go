@@ -244,6 +244,8 @@ const (
 	tokenUseExpr     = "uniqExactIf(id, event = 'authenticated')"
 	tokenFailureExpr = "uniqExactIf(id, event IN ('failed', 'expired', 'ip_blocked'))"
 	tokenUseIPsExpr  = "groupUniqArrayIf(ip_address, event = 'authenticated')"
+	// tokenUseIPCountExpr counts the IPs that tokenUseIPsExpr collects.
+	tokenUseIPCountExpr = "uniqExactIf(ip_address, event = 'authenticated')"
 )
 
 var rollupKinds = []*rollupKind{loginKind, tokenKind}
