@@ -237,7 +237,7 @@ func TestTenantLoginHistory(t *testing.T) {
 		if it.ID == "b-ok" && (it.User == nil || it.User.Name != nil) {
 			t.Errorf("bob has no profile: %+v", it.User)
 		}
-		// Rules and profiles come from one statement: a flagged row has both.
+		// A flagged row carries both its rules and its user's profile.
 		if it.ID == "a-phone" && (len(it.SuspiciousReasons) == 0 || it.User == nil || it.User.Name == nil || *it.User.Name != "Alice") {
 			t.Errorf("flagged row on tenant list = reasons %v, user %+v", it.SuspiciousReasons, it.User)
 		}
