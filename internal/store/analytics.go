@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Analytics (SPEC §3 "Analytics for analysts"): per hour or per day of a
@@ -483,22 +485,17 @@ func (s *Store) valueRows(ctx context.Context, k *rollupKind, iv Interval, tenan
 			column[m.value] = i
 		}
 	}
-	rows, err := s.conn.Query(ctx, k.countsSQL(iv), tenant, from.Unix(), to.Unix())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	out := make(map[int64][]uint64)
-	for rows.Next() {
+	err := s.eachRow(ctx, func(r driver.Rows) error {
 		var b uint32
 		var v string
 		var n uint64
-		if err := rows.Scan(&b, &v, &n); err != nil {
-			return nil, err
+		if err := r.Scan(&b, &v, &n); err != nil {
+			return err
 		}
 		i, ok := column[v]
 		if !ok {
-			continue // a value no measure counts
+			return nil // a value no measure counts
 		}
 		counts := out[int64(b)]
 		if counts == nil {
@@ -506,20 +503,16 @@ func (s *Store) valueRows(ctx context.Context, k *rollupKind, iv Interval, tenan
 			out[int64(b)] = counts
 		}
 		counts[i] = n
-	}
-	return out, rows.Err()
+		return nil
+	}, k.countsSQL(iv), tenant, from.Unix(), to.Unix())
+	return out, err
 }
 
 // bucketRows runs a query whose rows are (bucket start UInt32, one UInt64
 // per measure) over one tenant's [from, to).
 func (s *Store) bucketRows(ctx context.Context, k *rollupKind, query, tenant string, from, to time.Time) (map[int64][]uint64, error) {
-	rows, err := s.conn.Query(ctx, query, tenant, from.Unix(), to.Unix())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	out := make(map[int64][]uint64)
-	for rows.Next() {
+	err := s.eachRow(ctx, func(r driver.Rows) error {
 		var b uint32
 		n := make([]uint64, len(k.measures))
 		dest := make([]any, 0, len(n)+1)
@@ -527,10 +520,11 @@ func (s *Store) bucketRows(ctx context.Context, k *rollupKind, query, tenant str
 		for i := range n {
 			dest = append(dest, &n[i])
 		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
+		if err := r.Scan(dest...); err != nil {
+			return err
 		}
 		out[int64(b)] = n
-	}
-	return out, rows.Err()
+		return nil
+	}, query, tenant, from.Unix(), to.Unix())
+	return out, err
 }

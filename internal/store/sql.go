@@ -38,18 +38,30 @@ func (c *conds) sql() (string, []any) { return c.b.String(), c.args }
 
 // queryRows runs a point query and scans each row with scan.
 func queryRows[T any](ctx context.Context, s *Store, scan func(driver.Rows) (T, error), q string, args ...any) ([]T, error) {
-	rows, err := s.conn.Query(pointQuery(ctx), q, args...)
+	var out []T
+	err := s.eachRow(pointQuery(ctx), func(r driver.Rows) error {
+		v, err := scan(r)
+		out = append(out, v)
+		return err
+	}, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
+	return out, nil
+}
+
+// eachRow runs q with ctx as it is (its settings included) and calls scan
+// on every row until one fails.
+func (s *Store) eachRow(ctx context.Context, scan func(driver.Rows) error, q string, args ...any) error {
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return err
 	}
-	return out, rows.Err()
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
