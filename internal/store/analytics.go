@@ -479,12 +479,6 @@ func fillBuckets(iv Interval, from, to time.Time, width int, parts ...map[int64]
 // counts as bucketRows does: a row per bucket, a column per measure, the
 // per-value measures filled in and the others zero.
 func (s *Store) valueRows(ctx context.Context, k *rollupKind, iv Interval, tenant string, from, to time.Time) (map[int64][]uint64, error) {
-	column := map[string]int{}
-	for i, m := range k.measures {
-		if m.value != "" {
-			column[m.value] = i
-		}
-	}
 	out := make(map[int64][]uint64)
 	err := s.eachRow(ctx, func(r driver.Rows) error {
 		var b uint32
@@ -493,8 +487,8 @@ func (s *Store) valueRows(ctx context.Context, k *rollupKind, iv Interval, tenan
 		if err := r.Scan(&b, &v, &n); err != nil {
 			return err
 		}
-		i, ok := column[v]
-		if !ok {
+		i := slices.IndexFunc(k.measures, func(m measure) bool { return m.value != "" && m.value == v })
+		if i < 0 {
 			return nil // a value no measure counts
 		}
 		counts := out[int64(b)]

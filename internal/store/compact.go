@@ -68,14 +68,15 @@ func (s *Store) CompactClosed(ctx context.Context, now time.Time) ([]Compacted, 
 // cluster, waiting at most compactTimeout. partition is a value read from
 // system.parts, never user input.
 func (s *Store) optimize(ctx context.Context, table, partition string) error {
-	q := "OPTIMIZE TABLE " + inPlace(table, s.cluster)
+	q, what := "OPTIMIZE TABLE "+inPlace(table, s.cluster), table
 	if partition != "" {
 		q += " PARTITION " + partition
+		what += " partition " + partition
 	}
 	ctx, cancel := context.WithTimeout(ctx, compactTimeout)
 	defer cancel()
 	if err := s.conn.Exec(ctx, q+" FINAL"); err != nil {
-		return fmt.Errorf("%s %s: %w", table, partition, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

@@ -384,10 +384,7 @@ func countFirst(first []tokenBound, n int) int {
 		return 0
 	}
 	near := first[k-1].bound - first[k-1].bound/boundSlack
-	last := len(first)
-	if last > 2*n {
-		last = 2 * n
-	}
+	last := min(len(first), 2*n)
 	for k < last && first[k].bound >= near {
 		k++
 	}
