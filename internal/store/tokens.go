@@ -220,9 +220,21 @@ func (s *Store) tenantTokenUsage(ctx context.Context, tenant string, from, to ti
 		return st, err
 	}
 	// Every other IP's rows are all before to, and the largest is its latest
-	// use: it was used in the window if one of its rows is in it. Counting
-	// rows' IPs needs no GROUP BY per IP, which costs three times as much.
-	q := `SELECT uniqExact(ip_address) FROM token_use_ips
+	// use: it was used in the window if one of its rows is in it. An IP's
+	// rows (one per insert until merged) are neighbours in the sort key, so
+	// FINAL counts each IP once by comparing each row with the one before;
+	// it gives the same count whether the window is applied before the rows
+	// are collapsed or after (the row kept is the IP's latest use). On 18.16
+	// that costs a third of uniqExact's hashing (big tenant, 82,000 IPs:
+	// 5.4 ms against 14), and a GROUP BY per IP three times as much. On a
+	// cluster each server's view fills its own token_use_ips from the token
+	// events it holds, which are spread by event id, so an IP can have rows
+	// on several servers and only uniqExact counts it once.
+	distinct := "count() FROM token_use_ips FINAL"
+	if s.cluster != "" {
+		distinct = "uniqExact(ip_address) FROM token_use_ips"
+	}
+	q := `SELECT ` + distinct + `
 		WHERE tenant_id = ? AND last_use >= toDateTime(?) AND last_use < toDateTime(?)`
 	args := []any{tenant, from.Unix(), to.Unix()}
 	if len(ahead) > 0 {
