@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +19,10 @@ import (
 //   - the rows of closed buckets read from the rollup tables, kept as long
 //     as the state's version is the one they were read under: the job writes
 //     a new version after every run and after every Recompute, so no answer
-//     serves a bucket older than the last state it knows of.
+//     serves a bucket older than the last state it knows of;
+//   - likewise each token's uses over the closed days of the per-token
+//     rollup (/tokens/top's "all time"), kept under the versions of both
+//     states its mark comes from.
 //
 // Live reads (buckets the rollup does not cover yet) are never kept; the
 // same live read asked by several requests at once runs once and all of
@@ -36,6 +40,7 @@ type readCache struct {
 	rolled map[rolledKey]map[int64][]uint64
 	held   int
 	counts map[countKey]uint64
+	uses   map[usesKey]uint64
 
 	flight singleflight.Group
 }
@@ -64,6 +69,14 @@ type countKey struct {
 	version uint64
 }
 
+// usesKey names one token's uses before a per-key mark, read under the
+// versions of the kind's state and of the per-key table's own.
+type usesKey struct {
+	tenant, token       string
+	before              int64
+	version, ownVersion uint64
+}
+
 const (
 	defaultStateTTL = time.Second
 	defaultMaxHeld  = 200_000 // ~30 MB of bucket rows at most
@@ -76,6 +89,7 @@ func newReadCache() *readCache {
 		states:   map[string]stateEntry{},
 		rolled:   map[rolledKey]map[int64][]uint64{},
 		counts:   map[countKey]uint64{},
+		uses:     map[usesKey]uint64{},
 	}
 }
 
@@ -145,6 +159,26 @@ func (c *readCache) dropOlder(kind string, version uint64) {
 			c.held--
 		}
 	}
+	for key := range c.uses {
+		if (kind == tokenKind.name && key.version < version) || (kind == tokenDays.state && key.ownVersion < version) {
+			delete(c.uses, key)
+			c.held--
+		}
+	}
+}
+
+// makeRoom empties the cache when adding n entries would pass maxHeld:
+// starting afresh is simpler than tracking ages, entries of superseded
+// versions go too, and the hot ones come back on their next read. Called
+// with mu held.
+func (c *readCache) makeRoom(n int) {
+	if c.held+n <= c.maxHeld {
+		return
+	}
+	c.rolled = map[rolledKey]map[int64][]uint64{}
+	c.counts = map[countKey]uint64{}
+	c.uses = map[usesKey]uint64{}
+	c.held = 0
 }
 
 // forgetState drops the cached state of a kind: this process wrote a new one.
@@ -172,13 +206,7 @@ func (s *Store) rolledRows(ctx context.Context, k *rollupKind, iv Interval, tena
 			return nil, err
 		}
 		c.mu.Lock()
-		if c.held+len(rows) > c.maxHeld {
-			// Start afresh rather than track ages: entries of superseded
-			// versions go too, and the hot ones come back on their next read.
-			c.rolled = map[rolledKey]map[int64][]uint64{}
-			c.counts = map[countKey]uint64{}
-			c.held = 0
-		}
+		c.makeRoom(len(rows) + 1)
 		c.rolled[key] = rows
 		c.held += len(rows) + 1
 		c.mu.Unlock()
@@ -238,4 +266,51 @@ func (c *readCache) cachedCount(ctx context.Context, key countKey, keepZero bool
 		return 0, err
 	}
 	return v.(uint64), nil
+}
+
+// rolledUses returns each of ids' uses over the closed days before st.mark
+// from the per-token rollup, read once per pair of state versions: the
+// tokens not held yet are read in one statement, and their zeros kept too
+// (a token without closed days has none until the job writes again).
+func (s *Store) rolledUses(ctx context.Context, tenant string, ids []string, st perKeyState) (map[string]uint64, error) {
+	c := s.cache
+	key := func(id string) usesKey {
+		return usesKey{tenant: tenant, token: id, before: st.mark.Unix(), version: st.version, ownVersion: st.ownVersion}
+	}
+	out := make(map[string]uint64, len(ids))
+	var missing []string
+	c.mu.Lock()
+	for _, id := range ids {
+		if n, ok := c.uses[key(id)]; ok {
+			out[id] = n
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	c.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	flight := fmt.Sprintf("uses\x00%s\x00%d\x00%d\x00%d\x00%s", tenant, st.mark.Unix(), st.version, st.ownVersion, strings.Join(missing, "\x00"))
+	v, err := c.share(ctx, flight, func(ctx context.Context) (any, error) {
+		read, err := s.readRolledUses(ctx, tenant, missing, st.mark)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.makeRoom(len(missing))
+		for _, id := range missing {
+			c.uses[key(id)] = read[id]
+		}
+		c.held += len(missing)
+		c.mu.Unlock()
+		return read, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for id, n := range v.(map[string]uint64) {
+		out[id] = n
+	}
+	return out, nil
 }

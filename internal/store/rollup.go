@@ -354,17 +354,31 @@ func (r *Rollup) catchUpPerKey(ctx context.Context, k *rollupKind, kindMark time
 }
 
 // perKeyMark is the day before which the kind's per-key table is complete:
-// the earlier of its own mark and the kind's (zero when either is).
+// the earlier of the kind's and the table's own daily marks (zero while
+// either is).
 func (s *Store) perKeyMark(ctx context.Context, k *rollupKind) (time.Time, error) {
+	st, err := s.perKeyState(ctx, k)
+	return st.mark, err
+}
+
+// perKeyState is where a kind's per-key table is complete (mark, as
+// perKeyMark) and the versions of the two states that say so: rows read
+// before the mark stay valid while both versions do.
+type perKeyState struct {
+	mark                time.Time
+	version, ownVersion uint64
+}
+
+func (s *Store) perKeyState(ctx context.Context, k *rollupKind) (perKeyState, error) {
 	kind, err := s.cachedRollupState(ctx, k.name)
 	if err != nil {
-		return time.Time{}, err
+		return perKeyState{}, err
 	}
 	own, err := s.cachedRollupState(ctx, k.perKey.state)
 	if err != nil || kind.days.IsZero() || own.days.IsZero() {
-		return time.Time{}, err
+		return perKeyState{}, err
 	}
-	return earlier(kind.days, own.days), nil
+	return perKeyState{mark: earlier(kind.days, own.days), version: kind.version, ownVersion: own.version}, nil
 }
 
 // computeChunked computes [from, to) a day of raw rows at a time.

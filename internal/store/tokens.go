@@ -424,7 +424,9 @@ func nthLargest(m map[string]uint64, n int) uint64 {
 // days the rollup job has closed (before the "tokens" mark) and from the
 // raw rows after it, usually today; others from their raw rows, which is
 // cheaper when they are few. Before the job's first run everything is
-// counted from the raw rows.
+// counted from the raw rows. A token's closed days are read once per
+// version of the rollup states (rolledUses): "all time" is the same sum on
+// every request until the job writes again.
 func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBound) (map[string]uint64, error) {
 	out := make(map[string]uint64, len(tokens))
 	ids := make([]string, len(tokens))
@@ -434,13 +436,20 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBoun
 		ids[i] = t.id
 		rows += t.bound
 	}
-	mark, err := s.tokenDaysMark(ctx, rows)
+	days, err := s.tokenDaysState(ctx, rows)
 	if err != nil {
 		return nil, err
 	}
 	liveFrom := int64(0)
-	if !mark.IsZero() {
-		liveFrom = mark.Unix()
+	if !days.mark.IsZero() {
+		rolled, err := s.rolledUses(ctx, tenant, ids, days)
+		if err != nil {
+			return nil, err
+		}
+		for id, n := range rolled {
+			out[id] = n
+		}
+		liveFrom = days.mark.Unix()
 	}
 	add := func(r driver.Rows) (struct{}, error) {
 		var id string
@@ -449,24 +458,48 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBoun
 		out[id] += n
 		return struct{}{}, err
 	}
-	// Many tokens can tie at the n-th place; chunks keep each IN list far
-	// below ClickHouse's max_query_size whatever a tenant holds.
-	const chunk = 1000
-	for start := 0; start < len(ids); start += chunk {
-		part := tokenInList(ids[start:min(start+chunk, len(ids))])
-		// One statement: the rolled-up days and the live rest.
+	for _, part := range chunked(ids) {
 		q := `SELECT token_id, ` + tokenUseExpr + ` AS n FROM token_events
 			WHERE tenant_id = ? AND token_id IN ? AND occurred_at >= toDateTime(?) GROUP BY token_id`
-		args := []any{tenant, part, liveFrom}
-		if !mark.IsZero() {
-			q = `SELECT token_id, sum(n) FROM (` + q + `
-				UNION ALL
-				SELECT token_id, argMax(uses, version) AS n FROM ` + tokenDays.table + `
-				WHERE tenant_id = ? AND token_id IN ? AND bucket < toDateTime(?) GROUP BY token_id, bucket)
-				GROUP BY token_id`
-			args = append(args, tenant, part, liveFrom)
+		if _, err := queryRows(ctx, s, add, q, tenant, tokenInList(part), liveFrom); err != nil {
+			return nil, err
 		}
-		if _, err := queryRows(ctx, s, add, q, args...); err != nil {
+	}
+	return out, nil
+}
+
+// chunked splits ids into IN lists of at most 1,000: many tokens can tie at
+// the n-th place, and each list must stay far below ClickHouse's
+// max_query_size whatever a tenant holds.
+func chunked(ids []string) [][]string {
+	const chunk = 1000
+	var out [][]string
+	for start := 0; start < len(ids); start += chunk {
+		out = append(out, ids[start:min(start+chunk, len(ids))])
+	}
+	return out
+}
+
+// rolledUsesSQL sums each token's uses over the closed days before a mark,
+// the newest version of each day.
+var rolledUsesSQL = `SELECT token_id, sum(n) FROM (
+	SELECT token_id, argMax(uses, version) AS n FROM ` + tokenDays.table + `
+	WHERE tenant_id = ? AND token_id IN ? AND bucket < toDateTime(?) GROUP BY token_id, bucket)
+	GROUP BY token_id`
+
+// readRolledUses reads the uses of each of ids before mark from the
+// per-token rollup; tokens without rows are absent.
+func (s *Store) readRolledUses(ctx context.Context, tenant string, ids []string, mark time.Time) (map[string]uint64, error) {
+	out := make(map[string]uint64, len(ids))
+	add := func(r driver.Rows) (struct{}, error) {
+		var id string
+		var n uint64
+		err := r.Scan(&id, &n)
+		out[id] += n
+		return struct{}{}, err
+	}
+	for _, part := range chunked(ids) {
+		if _, err := queryRows(ctx, s, add, rolledUsesSQL, tenant, tokenInList(part), mark.Unix()); err != nil {
 			return nil, err
 		}
 	}
@@ -477,7 +510,10 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBoun
 // days cheaper than the raw rows. Measured on 18.16 at c=8: the rolled read
 // costs about 8 ms whatever the tokens (a granule per token and part of
 // both tables); the raw rows of a heavy user's ten tokens (35,000 uses)
-// 5 ms, of a big tenant's ten busiest (113,000) 15 ms.
+// 5 ms, of a big tenant's ten busiest (113,000) 15 ms. The rolled days are
+// then kept for the state's version (rolledUses), so a scope asked for
+// again within a rollup run costs only its live rows; the threshold is set
+// for the first request of a version, which reads them.
 var rolledUsesMin uint64 = 60_000 // a variable so the tests can force either read
 
 // tokenDaysMark is the day before which counts of tokens with uses upper
@@ -485,10 +521,17 @@ var rolledUsesMin uint64 = 60_000 // a variable so the tests can force either re
 // when they are busy enough (rolledUsesMin), zero (all from the raw rows)
 // otherwise or when the rollup covers nothing yet.
 func (s *Store) tokenDaysMark(ctx context.Context, bounds uint64) (time.Time, error) {
+	st, err := s.tokenDaysState(ctx, bounds)
+	return st.mark, err
+}
+
+// tokenDaysState is tokenDaysMark with the versions of the two rollup
+// states that mark comes from, under which reads before it may be kept.
+func (s *Store) tokenDaysState(ctx context.Context, bounds uint64) (perKeyState, error) {
 	if bounds < rolledUsesMin {
-		return time.Time{}, nil
+		return perKeyState{}, nil
 	}
-	return s.perKeyMark(ctx, tokenKind)
+	return s.perKeyState(ctx, tokenKind)
 }
 
 // attachTokenNames fills in each token's latest non-empty name.
