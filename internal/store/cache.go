@@ -21,8 +21,10 @@ import (
 //     a new version after every run and after every Recompute, so no answer
 //     serves a bucket older than the last state it knows of;
 //   - likewise each token's uses over the closed days of the per-token
-//     rollup (/tokens/top's "all time"), kept under the versions of both
-//     states its mark comes from.
+//     rollup (/tokens/top's "all time"), and a user's tokens' uses,
+//     failures and IPs over the closed days of a /tokens/stats window,
+//     kept under the versions of both states the per-token mark comes
+//     from.
 //
 // Live reads (buckets the rollup does not cover yet) are never kept; the
 // same live read asked by several requests at once runs once and all of
@@ -41,6 +43,7 @@ type readCache struct {
 	held   int
 	counts map[countKey]uint64
 	uses   map[usesKey]uint64
+	usage  map[usageKey]*tokenUsage
 
 	flight singleflight.Group
 }
@@ -77,6 +80,16 @@ type usesKey struct {
 	version, ownVersion uint64
 }
 
+// usageKey names a user's tokens' usage over closed days [from, to),
+// read from the per-token rollup (rolled) or the raw rows, under the
+// versions of the two states the per-token mark comes from.
+type usageKey struct {
+	tenant, tokens      string // tokens: the ids, joined
+	from, to            int64
+	rolled              bool
+	version, ownVersion uint64
+}
+
 const (
 	defaultStateTTL = time.Second
 	defaultMaxHeld  = 200_000 // ~30 MB of bucket rows at most
@@ -90,6 +103,7 @@ func newReadCache() *readCache {
 		rolled:   map[rolledKey]map[int64][]uint64{},
 		counts:   map[countKey]uint64{},
 		uses:     map[usesKey]uint64{},
+		usage:    map[usageKey]*tokenUsage{},
 	}
 }
 
@@ -165,6 +179,12 @@ func (c *readCache) dropOlder(kind string, version uint64) {
 			c.held--
 		}
 	}
+	for key, u := range c.usage {
+		if (kind == tokenKind.name && key.version < version) || (kind == tokenDays.state && key.ownVersion < version) {
+			delete(c.usage, key)
+			c.held -= len(u.ips) + 1
+		}
+	}
 }
 
 // makeRoom empties the cache when adding n entries would pass maxHeld:
@@ -178,6 +198,7 @@ func (c *readCache) makeRoom(n int) {
 	c.rolled = map[rolledKey]map[int64][]uint64{}
 	c.counts = map[countKey]uint64{}
 	c.uses = map[usesKey]uint64{}
+	c.usage = map[usageKey]*tokenUsage{}
 	c.held = 0
 }
 

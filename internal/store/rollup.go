@@ -353,17 +353,10 @@ func (r *Rollup) catchUpPerKey(ctx context.Context, k *rollupKind, kindMark time
 	return nil
 }
 
-// perKeyMark is the day before which the kind's per-key table is complete:
-// the earlier of the kind's and the table's own daily marks (zero while
-// either is).
-func (s *Store) perKeyMark(ctx context.Context, k *rollupKind) (time.Time, error) {
-	st, err := s.perKeyState(ctx, k)
-	return st.mark, err
-}
-
-// perKeyState is where a kind's per-key table is complete (mark, as
-// perKeyMark) and the versions of the two states that say so: rows read
-// before the mark stay valid while both versions do.
+// perKeyState is where a kind's per-key table is complete, the earlier of
+// the kind's and the table's own daily marks (zero while either is), and
+// the versions of the two states that say so: rows read before the mark
+// stay valid while both versions do.
 type perKeyState struct {
 	mark                time.Time
 	version, ownVersion uint64

@@ -130,6 +130,17 @@ func TestTokenTopWithRollup(t *testing.T) {
 	if got := top(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after the job: %v, want %v", got, want)
 	}
+	// The closed days are kept until the job writes again; today's rows are
+	// read on every request: a use a moment ago, from a new IP, counts at
+	// once in the top list and in the stats over both windows.
+	recent := rollToken("just-now", "alice", "tk4", event.TokenAuthenticated, rollNow.Add(-time.Minute))
+	recent.IPAddress = "203.0.113.50"
+	insertAt(t, st, rollNow, recent)
+	stored = append(stored, recent)
+	want["tk4"]++
+	if got := top(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a use today: %v, want %v", got, want)
+	}
 
 	// An install rolled up before the per-token table existed (a migration
 	// that adds it, a cluster upgraded): the table is empty and has no mark
