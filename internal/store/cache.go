@@ -72,11 +72,13 @@ type countKey struct {
 	version uint64
 }
 
-// usesKey names one token's uses before a per-key mark, read under the
-// versions of the kind's state and of the per-key table's own.
+// usesKey names one token's uses before a per-key mark, read from the
+// per-token rollup (rolled) or the raw rows under the versions of the
+// kind's state and of the per-key table's own.
 type usesKey struct {
 	tenant, token       string
 	before              int64
+	rolled              bool
 	version, ownVersion uint64
 }
 
@@ -289,49 +291,55 @@ func (c *readCache) cachedCount(ctx context.Context, key countKey, keepZero bool
 	return v.(uint64), nil
 }
 
-// rolledUses returns each of ids' uses over the closed days before st.mark
-// from the per-token rollup, read once per pair of state versions: the
-// tokens not held yet are read in one statement, and their zeros kept too
-// (a token without closed days has none until the job writes again).
-func (s *Store) rolledUses(ctx context.Context, tenant string, ids []string, st perKeyState) (map[string]uint64, error) {
+// closedUses returns each of ids' uses before st.mark, kept per pair of
+// state versions (and per source: the per-token rollup when rolled, else
+// the raw rows). The ids not held are read by read in one go and kept, zeros
+// too (a token without closed days has none until the job writes again);
+// read may also return their uses from the mark on (live), which are handed
+// back and never kept. live is nil when every id was held.
+func (s *Store) closedUses(ctx context.Context, tenant string, ids []string, st perKeyState, rolled bool,
+	read func(ctx context.Context, missing []string) (closed, live map[string]uint64, err error)) (closed, live map[string]uint64, err error) {
 	c := s.cache
 	key := func(id string) usesKey {
-		return usesKey{tenant: tenant, token: id, before: st.mark.Unix(), version: st.version, ownVersion: st.ownVersion}
+		return usesKey{tenant: tenant, token: id, before: st.mark.Unix(), rolled: rolled, version: st.version, ownVersion: st.ownVersion}
 	}
-	out := make(map[string]uint64, len(ids))
+	closed = make(map[string]uint64, len(ids))
 	var missing []string
 	c.mu.Lock()
 	for _, id := range ids {
 		if n, ok := c.uses[key(id)]; ok {
-			out[id] = n
+			closed[id] = n
 		} else {
 			missing = append(missing, id)
 		}
 	}
 	c.mu.Unlock()
 	if len(missing) == 0 {
-		return out, nil
+		return closed, nil, nil
 	}
-	flight := fmt.Sprintf("uses\x00%s\x00%d\x00%d\x00%d\x00%s", tenant, st.mark.Unix(), st.version, st.ownVersion, strings.Join(missing, "\x00"))
+	type both struct{ closed, live map[string]uint64 }
+	flight := fmt.Sprintf("uses\x00%s\x00%d\x00%t\x00%d\x00%d\x00%s", tenant, st.mark.Unix(), rolled, st.version, st.ownVersion, strings.Join(missing, "\x00"))
 	v, err := c.share(ctx, flight, func(ctx context.Context) (any, error) {
-		read, err := s.readRolledUses(ctx, tenant, missing, st.mark)
-		if err != nil {
+		var b both
+		var err error
+		if b.closed, b.live, err = read(ctx, missing); err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
 		c.makeRoom(len(missing))
 		for _, id := range missing {
-			c.uses[key(id)] = read[id]
+			c.uses[key(id)] = b.closed[id]
 		}
 		c.held += len(missing)
 		c.mu.Unlock()
-		return read, nil
+		return b, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for id, n := range v.(map[string]uint64) {
-		out[id] = n
+	b := v.(both)
+	for id, n := range b.closed {
+		closed[id] = n
 	}
-	return out, nil
+	return closed, b.live, nil
 }

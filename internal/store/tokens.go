@@ -533,14 +533,15 @@ func nthLargest(m map[string]uint64, n int) uint64 {
 // exactUses counts the uses of each of the given tokens of all time, each
 // event once. Tokens without uses are present with 0.
 //
-// Tokens with many uses (their bounds add up to rolledUsesMin or more) are
-// counted from the per-token daily counts (0007_token_days.sql) for the
-// days the rollup job has closed (before the "tokens" mark) and from the
-// raw rows after it, usually today; others from their raw rows, which is
-// cheaper when they are few. Before the job's first run everything is
-// counted from the raw rows. A token's closed days are read once per
-// version of the rollup states (rolledUses): "all time" is the same sum on
-// every request until the job writes again.
+// Before the rollup job has covered a day, everything is counted from the
+// raw rows. After, each token's count is cut at the per-token rollup's mark
+// (usually today's midnight): its uses before the mark are kept per version
+// of the rollup states (closedUses: "all time" is the same sum on every
+// request until the job writes again, which is when a late event joins
+// it), and only the rows from the mark on are read per request. Tokens
+// with many uses (their bounds add up to rolledUsesMin or more) read their
+// closed days from the per-token daily counts (0007_token_days.sql),
+// others from their raw rows, both sides in one pass.
 func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBound) (map[string]uint64, error) {
 	out := make(map[string]uint64, len(tokens))
 	ids := make([]string, len(tokens))
@@ -550,18 +551,31 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBoun
 		ids[i] = t.id
 		rows += t.bound
 	}
-	days, err := s.tokenDaysState(ctx, rows)
+	days, err := s.perKeyState(ctx, tokenKind)
 	if err != nil {
 		return nil, err
 	}
-	liveFrom := int64(0)
+	liveFrom, rest := int64(0), ids
 	if !days.mark.IsZero() {
-		rolled, err := s.rolledUses(ctx, tenant, ids, days)
+		rolled := rows >= rolledUsesMin
+		closed, live, err := s.closedUses(ctx, tenant, ids, days, rolled, func(ctx context.Context, missing []string) (map[string]uint64, map[string]uint64, error) {
+			if rolled {
+				closed, err := s.readRolledUses(ctx, tenant, missing, days.mark)
+				return closed, nil, err
+			}
+			return s.readSplitUses(ctx, tenant, missing, days.mark)
+		})
 		if err != nil {
 			return nil, err
 		}
-		for id, n := range rolled {
-			out[id] = n
+		rest = nil
+		for _, id := range ids {
+			out[id] = closed[id]
+			if n, ok := live[id]; ok {
+				out[id] += n
+			} else {
+				rest = append(rest, id)
+			}
 		}
 		liveFrom = days.mark.Unix()
 	}
@@ -572,7 +586,7 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBoun
 		out[id] += n
 		return struct{}{}, err
 	}
-	for _, part := range chunked(ids) {
+	for _, part := range chunked(rest) {
 		q := `SELECT token_id, ` + tokenUseExpr + ` AS n FROM token_events
 			WHERE tenant_id = ? AND token_id IN ? AND occurred_at >= toDateTime(?) GROUP BY token_id`
 		if _, err := queryRows(ctx, s, add, q, tenant, tokenInList(part), liveFrom); err != nil {
@@ -580,6 +594,37 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBoun
 		}
 	}
 	return out, nil
+}
+
+// readSplitUses counts each of ids' uses in the raw rows, before mark
+// (closed) and from it on (live), in one pass; every id is in both maps.
+func (s *Store) readSplitUses(ctx context.Context, tenant string, ids []string, mark time.Time) (closed, live map[string]uint64, err error) {
+	closed, live = make(map[string]uint64, len(ids)), make(map[string]uint64, len(ids))
+	for _, id := range ids {
+		closed[id], live[id] = 0, 0
+	}
+	add := func(r driver.Rows) (struct{}, error) {
+		var id string
+		var before uint8
+		var n uint64
+		if err := r.Scan(&id, &before, &n); err != nil {
+			return struct{}{}, err
+		}
+		if before == 1 {
+			closed[id] = n
+		} else {
+			live[id] = n
+		}
+		return struct{}{}, nil
+	}
+	for _, part := range chunked(ids) {
+		q := `SELECT token_id, occurred_at < toDateTime(?) AS before, ` + tokenUseExpr + ` FROM token_events
+			WHERE tenant_id = ? AND token_id IN ? GROUP BY token_id, before`
+		if _, err := queryRows(ctx, s, add, q, mark.Unix(), tenant, tokenInList(part)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return closed, live, nil
 }
 
 // chunked splits ids into IN lists of at most 1,000: many tokens can tie at
@@ -624,23 +669,12 @@ func (s *Store) readRolledUses(ctx context.Context, tenant string, ids []string,
 // days cheaper than the raw rows. Measured on 18.16 at c=8: the rolled read
 // costs about 8 ms whatever the tokens (a granule per token and part of
 // both tables); the raw rows of a heavy user's ten tokens (35,000 uses)
-// 5 ms, of a big tenant's ten busiest (113,000) 15 ms. The rolled days are
-// then kept for the state's version (rolledUses), so a scope asked for
-// again within a rollup run costs only its live rows; the threshold is set
-// for the first request of a version, which reads them.
+// 5 ms, of a big tenant's ten busiest (113,000) 15 ms. Either way the
+// closed days are then kept for the states' versions (closedUses,
+// closedTokenUsage), so a scope asked for again before the job writes
+// again costs only its rows after the mark; the threshold picks the
+// cheaper read for the first request of a version.
 var rolledUsesMin uint64 = 60_000 // a variable so the tests can force either read
-
-// tokenDaysState is where counts of tokens with uses upper bounds adding
-// up to bounds read the per-token rollup up to: its mark and the versions
-// of the states it comes from (perKeyState) when they are busy enough
-// (rolledUsesMin); zero (all from the raw rows) otherwise or when the
-// rollup covers nothing yet.
-func (s *Store) tokenDaysState(ctx context.Context, bounds uint64) (perKeyState, error) {
-	if bounds < rolledUsesMin {
-		return perKeyState{}, nil
-	}
-	return s.perKeyState(ctx, tokenKind)
-}
 
 // attachTokenNames fills in each token's latest non-empty name.
 func (s *Store) attachTokenNames(ctx context.Context, tenant string, list []TokenUses) error {
