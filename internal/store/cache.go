@@ -24,7 +24,7 @@ import (
 //     rollup (/tokens/top's "all time"), and a user's tokens' uses,
 //     failures and IPs over the closed days of a /tokens/stats window,
 //     kept under the versions of both states the per-token mark comes
-//     from.
+//     from, and never longer than closedDaysMaxAge.
 //
 // Live reads (buckets the rollup does not cover yet) are never kept; the
 // same live read asked by several requests at once runs once and all of
@@ -42,7 +42,7 @@ type readCache struct {
 	rolled map[rolledKey]map[int64][]uint64
 	held   int
 	counts map[countKey]uint64
-	uses   map[usesKey]uint64
+	uses   map[usesKey]heldUses
 	usage  map[usageKey]*tokenUsage
 
 	flight singleflight.Group
@@ -92,6 +92,18 @@ type usageKey struct {
 	version, ownVersion uint64
 }
 
+// heldUses is a token's closed-day uses and when they were read.
+type heldUses struct {
+	n  uint64
+	at time.Time
+}
+
+// closedDaysMaxAge bounds how long closed days' token counts are kept even
+// when the rollup state keeps its version: those read from the raw rows
+// would miss a late event for as long as the job did not run (failing, or
+// stopped); the job writes a new version every minute when it runs.
+var closedDaysMaxAge = 5 * time.Minute // a variable so the tests can shorten it
+
 const (
 	defaultStateTTL = time.Second
 	defaultMaxHeld  = 200_000 // ~30 MB of bucket rows at most
@@ -104,7 +116,7 @@ func newReadCache() *readCache {
 		states:   map[string]stateEntry{},
 		rolled:   map[rolledKey]map[int64][]uint64{},
 		counts:   map[countKey]uint64{},
-		uses:     map[usesKey]uint64{},
+		uses:     map[usesKey]heldUses{},
 		usage:    map[usageKey]*tokenUsage{},
 	}
 }
@@ -199,7 +211,7 @@ func (c *readCache) makeRoom(n int) {
 	}
 	c.rolled = map[rolledKey]map[int64][]uint64{}
 	c.counts = map[countKey]uint64{}
-	c.uses = map[usesKey]uint64{}
+	c.uses = map[usesKey]heldUses{}
 	c.usage = map[usageKey]*tokenUsage{}
 	c.held = 0
 }
@@ -307,8 +319,8 @@ func (s *Store) closedUses(ctx context.Context, tenant string, ids []string, st 
 	var missing []string
 	c.mu.Lock()
 	for _, id := range ids {
-		if n, ok := c.uses[key(id)]; ok {
-			closed[id] = n
+		if h, ok := c.uses[key(id)]; ok && time.Since(h.at) < closedDaysMaxAge {
+			closed[id] = h.n
 		} else {
 			missing = append(missing, id)
 		}
@@ -325,12 +337,16 @@ func (s *Store) closedUses(ctx context.Context, tenant string, ids []string, st 
 		if b.closed, b.live, err = read(ctx, missing); err != nil {
 			return nil, err
 		}
+		now := time.Now()
 		c.mu.Lock()
 		c.makeRoom(len(missing))
 		for _, id := range missing {
-			c.uses[key(id)] = b.closed[id]
+			k := key(id)
+			if _, ok := c.uses[k]; !ok { // else past closedDaysMaxAge
+				c.held++
+			}
+			c.uses[k] = heldUses{n: b.closed[id], at: now}
 		}
-		c.held += len(missing)
 		c.mu.Unlock()
 		return b, nil
 	})

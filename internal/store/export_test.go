@@ -30,6 +30,14 @@ func SetRolledUsesMin(n uint64) (restore func()) {
 	return func() { rolledUsesMin = old }
 }
 
+// SetClosedDaysMaxAge lets the external tests shorten how long closed
+// days' token counts are kept without a new rollup version.
+func SetClosedDaysMaxAge(d time.Duration) (restore func()) {
+	old := closedDaysMaxAge
+	closedDaysMaxAge = d
+	return func() { closedDaysMaxAge = old }
+}
+
 // MonthsToCompact lets the external tests see which months CompactClosed
 // would merge.
 func (s *Store) MonthsToCompact(ctx context.Context, table string, now time.Time) ([]Compacted, error) {

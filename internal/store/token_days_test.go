@@ -239,3 +239,44 @@ func TestTokenTopWithRollup(t *testing.T) {
 		t.Errorf("%d per-token rows still list carol's IP", rows)
 	}
 }
+
+// A late use of a closed day joins the kept closed-day counts of
+// /tokens/top and /tokens/stats when the job runs again; if it does not
+// run (failing, stopped), once they are older than their maximum age.
+func TestClosedDaysKeptAtMostMaxAge(t *testing.T) {
+	st, _ := testenv.OpenStore(t)
+	ctx := context.Background()
+	defer store.SetClosedDaysMaxAge(500 * time.Millisecond)()
+	day := store.Daily.Truncate(rollNow)
+	insertAt(t, st, rollNow,
+		rollToken("u1", "alice", "tk1", event.TokenAuthenticated, day.AddDate(0, 0, -2)),
+		rollToken("u2", "alice", "tk1", event.TokenAuthenticated, day.AddDate(0, 0, -1)),
+		rollToken("u3", "alice", "tk1", event.TokenAuthenticated, rollNow.Add(-time.Hour)),
+	)
+	if err := store.NewRollup(st, store.RollupConfig{}).RunOnce(ctx, rollNow); err != nil {
+		t.Fatal(err)
+	}
+	alice := store.TokenScope{TenantID: "acme", UserID: "alice"}
+	uses := func() (top, stats uint64) {
+		t.Helper()
+		list, err := st.TopTokens(ctx, alice, 10)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("top: %v %v", list, err)
+		}
+		s, err := st.TokenStats(ctx, alice, day.AddDate(0, 0, -6), day.AddDate(0, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list[0].Uses, s.TotalRequests
+	}
+	if top, stats := uses(); top != 3 || stats != 3 {
+		t.Fatalf("before the late use: top %d, stats %d; want 3, 3", top, stats)
+	}
+	late := rollToken("u4", "alice", "tk1", event.TokenAuthenticated, day.AddDate(0, 0, -3))
+	late.IPAddress = "192.0.2.4"
+	insertAt(t, st, rollNow, late)
+	testenv.Eventually(t, 10*time.Second, "the late use counted without a run of the job", func() bool {
+		top, stats := uses()
+		return top == 4 && stats == 4
+	})
+}

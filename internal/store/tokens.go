@@ -141,6 +141,7 @@ func (s *Store) TokenStats(ctx context.Context, sc TokenScope, from, to time.Tim
 type tokenUsage struct {
 	uses, failures uint64
 	ips            map[string]struct{}
+	at             time.Time // when it was read
 }
 
 // userTokenUsage counts the uses, failures and distinct IPs of uses of a
@@ -203,7 +204,7 @@ func (s *Store) closedTokenUsage(ctx context.Context, key usageKey, ids []string
 	c.mu.Lock()
 	held, ok := c.usage[key]
 	c.mu.Unlock()
-	if ok {
+	if ok && time.Since(held.at) < closedDaysMaxAge {
 		return held, nil, nil
 	}
 	type both struct{ closed, live *tokenUsage }
@@ -218,8 +219,12 @@ func (s *Store) closedTokenUsage(ctx context.Context, key usageKey, ids []string
 		if err != nil {
 			return nil, err
 		}
+		b.closed.at = time.Now()
 		c.mu.Lock()
 		c.makeRoom(len(b.closed.ips) + 1)
+		if old, ok := c.usage[key]; ok { // past closedDaysMaxAge
+			c.held -= len(old.ips) + 1
+		}
 		c.usage[key] = b.closed
 		c.held += len(b.closed.ips) + 1
 		c.mu.Unlock()
