@@ -210,6 +210,19 @@ func TestSuspiciousLogins(t *testing.T) {
 	if want := map[string][]string{"a-phone": {"new_device", "unusual_hour"}, "x-unknown": {"password_spray"}}; !reflect.DeepEqual(flagged, want) {
 		t.Errorf("flagged on the tenant list: %v, want %v", flagged, want)
 	}
+	// Pages of flagged logins, one per page: two logins (three alerts), the
+	// last page and one past it, each with the whole count.
+	for page, wantIDs := range map[string][]string{"1": {"x-unknown"}, "2": {"a-phone"}, "3": {}} {
+		a.getJSON(a.token("acme", "root", "admin.audit_log"), "/api/v1/login-history/tenant",
+			url.Values{"suspicious_only": {"true"}, "per_page": {"1"}, "page": {page}}, &tenant)
+		var ids []string
+		for _, it := range tenant.History {
+			ids = append(ids, it.ID)
+		}
+		if tenant.Pagination.Total != 2 || tenant.Pagination.LastPage != 2 || !slices.Equal(ids, wantIDs) {
+			t.Errorf("suspicious_only page %s: %v, total %d, last page %d; want %v of 2", page, ids, tenant.Pagination.Total, tenant.Pagination.LastPage, wantIDs)
+		}
+	}
 	a.getJSON(a.token("acme", "bob"), "/api/v1/login-history/suspicious", nil, &got)
 	if got.Pagination.Total != 0 || got.History == nil {
 		t.Errorf("bob's suspicious = %+v (want an empty list, not null)", got)

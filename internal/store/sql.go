@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -52,6 +53,21 @@ func queryRows[T any](ctx context.Context, s *Store, scan func(driver.Rows) (T, 
 
 // eachRow runs q with ctx as it is (its settings included) and calls scan
 // on every row until one fails.
+// eachRowCounted is eachRow for a query with a LIMIT that also returns how
+// many rows the server had before the LIMIT (ok false when it did not
+// say). For a GROUP BY those are its groups, exactly (on 18.16 and on
+// current releases), so a page of groups comes with the count of all of
+// them and needs no count statement of its own.
+func (s *Store) eachRowCounted(ctx context.Context, scan func(driver.Rows) error, q string, args ...any) (before uint64, ok bool, err error) {
+	ctx = clickhouse.Context(ctx, clickhouse.WithProfileInfo(func(p *clickhouse.ProfileInfo) {
+		if p.AppliedLimit {
+			before, ok = p.RowsBeforeLimit, true
+		}
+	}))
+	err = s.eachRow(ctx, scan, q, args...)
+	return before, ok && err == nil, err
+}
+
 func (s *Store) eachRow(ctx context.Context, scan func(driver.Rows) error, q string, args ...any) error {
 	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
