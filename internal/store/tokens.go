@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -170,7 +171,8 @@ func (s *Store) userTokenUsage(ctx context.Context, tenant string, ids []string,
 			tenant, tokenInList(ids), from.Unix(), to.Unix()).Scan(&uses, &failed, &ips)
 		return uses, failed, ips, err
 	}
-	key := usageKey{tenant: tenant, tokens: strings.Join(ids, "\x00"), from: from.Unix(), to: closedEnd.Unix(),
+	// The ids in a fixed order: ownedTokens returns them in the server's.
+	key := usageKey{tenant: tenant, tokens: strings.Join(slices.Sorted(slices.Values(ids)), "\x00"), from: from.Unix(), to: closedEnd.Unix(),
 		rolled: useRows >= rolledUsesMin, version: days.version, ownVersion: days.ownVersion}
 	closed, live, err := s.closedTokenUsage(ctx, key, ids, closedEnd, to)
 	if err != nil {
@@ -584,6 +586,15 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBoun
 		}
 		liveFrom = days.mark.Unix()
 	}
+	const q = `SELECT token_id, ` + tokenUseExpr + ` AS n FROM token_events
+		WHERE tenant_id = ? AND token_id IN ? AND occurred_at >= toDateTime(?) GROUP BY token_id`
+	return out, s.addPerToken(ctx, out, q, tenant, rest, liveFrom)
+}
+
+// addPerToken runs q, whose rows are (token_id, n) and whose arguments are
+// a tenant, an IN list of token ids and a time, once per chunk of ids,
+// adding each n to out.
+func (s *Store) addPerToken(ctx context.Context, out map[string]uint64, q, tenant string, ids []string, at int64) error {
 	add := func(r driver.Rows) (struct{}, error) {
 		var id string
 		var n uint64
@@ -591,14 +602,12 @@ func (s *Store) exactUses(ctx context.Context, tenant string, tokens []tokenBoun
 		out[id] += n
 		return struct{}{}, err
 	}
-	for _, part := range chunked(rest) {
-		q := `SELECT token_id, ` + tokenUseExpr + ` AS n FROM token_events
-			WHERE tenant_id = ? AND token_id IN ? AND occurred_at >= toDateTime(?) GROUP BY token_id`
-		if _, err := queryRows(ctx, s, add, q, tenant, tokenInList(part), liveFrom); err != nil {
-			return nil, err
+	for _, part := range chunked(ids) {
+		if _, err := queryRows(ctx, s, add, q, tenant, tokenInList(part), at); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // readSplitUses counts each of ids' uses in the raw rows, before mark
@@ -655,19 +664,7 @@ var rolledUsesSQL = `SELECT token_id, sum(n) FROM (
 // per-token rollup; tokens without rows are absent.
 func (s *Store) readRolledUses(ctx context.Context, tenant string, ids []string, mark time.Time) (map[string]uint64, error) {
 	out := make(map[string]uint64, len(ids))
-	add := func(r driver.Rows) (struct{}, error) {
-		var id string
-		var n uint64
-		err := r.Scan(&id, &n)
-		out[id] += n
-		return struct{}{}, err
-	}
-	for _, part := range chunked(ids) {
-		if _, err := queryRows(ctx, s, add, rolledUsesSQL, tenant, tokenInList(part), mark.Unix()); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return out, s.addPerToken(ctx, out, rolledUsesSQL, tenant, ids, mark.Unix())
 }
 
 // rolledUsesMin is how many uses (upper bounds) make reading the rolled-up
