@@ -76,20 +76,20 @@ type countKey struct {
 // per-token rollup (rolled) or the raw rows under the versions of the
 // kind's state and of the per-key table's own.
 type usesKey struct {
-	tenant, token       string
-	before              int64
-	rolled              bool
-	version, ownVersion uint64
+	tenant, token string
+	before        int64
+	rolled        bool
+	versions      perKeyVersions
 }
 
 // usageKey names a user's tokens' usage over closed days [from, to),
 // read from the per-token rollup (rolled) or the raw rows, under the
 // versions of the two states the per-token mark comes from.
 type usageKey struct {
-	tenant, tokens      string // tokens: the ids, joined
-	from, to            int64
-	rolled              bool
-	version, ownVersion uint64
+	tenant, tokens string // tokens: the ids, joined
+	from, to       int64
+	rolled         bool
+	versions       perKeyVersions
 }
 
 // heldUses is a token's closed-day uses and when they were read.
@@ -188,13 +188,13 @@ func (c *readCache) dropOlder(kind string, version uint64) {
 		}
 	}
 	for key := range c.uses {
-		if (kind == tokenKind.name && key.version < version) || (kind == tokenDays.state && key.ownVersion < version) {
+		if key.versions.supersededBy(kind, version) {
 			delete(c.uses, key)
 			c.held--
 		}
 	}
 	for key, u := range c.usage {
-		if (kind == tokenKind.name && key.version < version) || (kind == tokenDays.state && key.ownVersion < version) {
+		if key.versions.supersededBy(kind, version) {
 			delete(c.usage, key)
 			c.held -= len(u.ips) + 1
 		}
@@ -313,7 +313,7 @@ func (s *Store) closedUses(ctx context.Context, tenant string, ids []string, st 
 	read func(ctx context.Context, missing []string) (closed, live map[string]uint64, err error)) (closed, live map[string]uint64, err error) {
 	c := s.cache
 	key := func(id string) usesKey {
-		return usesKey{tenant: tenant, token: id, before: st.mark.Unix(), rolled: rolled, version: st.version, ownVersion: st.ownVersion}
+		return usesKey{tenant: tenant, token: id, before: st.mark.Unix(), rolled: rolled, versions: st.versions}
 	}
 	closed = make(map[string]uint64, len(ids))
 	var missing []string
@@ -330,7 +330,7 @@ func (s *Store) closedUses(ctx context.Context, tenant string, ids []string, st 
 		return closed, nil, nil
 	}
 	type both struct{ closed, live map[string]uint64 }
-	flight := fmt.Sprintf("uses\x00%s\x00%d\x00%t\x00%d\x00%d\x00%s", tenant, st.mark.Unix(), rolled, st.version, st.ownVersion, strings.Join(missing, "\x00"))
+	flight := fmt.Sprintf("uses\x00%s\x00%d\x00%t\x00%v\x00%s", tenant, st.mark.Unix(), rolled, st.versions, strings.Join(missing, "\x00"))
 	v, err := c.share(ctx, flight, func(ctx context.Context) (any, error) {
 		var b both
 		var err error

@@ -358,8 +358,19 @@ func (r *Rollup) catchUpPerKey(ctx context.Context, k *rollupKind, kindMark time
 // the versions of the two states that say so: rows read before the mark
 // stay valid while both versions do.
 type perKeyState struct {
-	mark                time.Time
-	version, ownVersion uint64
+	mark     time.Time
+	versions perKeyVersions
+}
+
+// perKeyVersions are the versions of a kind's rollup state and of its
+// per-key table's own state that a read before the per-key mark was made
+// under.
+type perKeyVersions struct{ version, ownVersion uint64 }
+
+// supersededBy says whether a state of kind written at version replaces
+// one of the two these were read under.
+func (v perKeyVersions) supersededBy(kind string, version uint64) bool {
+	return (kind == tokenKind.name && v.version < version) || (kind == tokenDays.state && v.ownVersion < version)
 }
 
 func (s *Store) perKeyState(ctx context.Context, k *rollupKind) (perKeyState, error) {
@@ -371,7 +382,7 @@ func (s *Store) perKeyState(ctx context.Context, k *rollupKind) (perKeyState, er
 	if err != nil || kind.days.IsZero() || own.days.IsZero() {
 		return perKeyState{}, err
 	}
-	return perKeyState{mark: earlier(kind.days, own.days), version: kind.version, ownVersion: own.version}, nil
+	return perKeyState{mark: earlier(kind.days, own.days), versions: perKeyVersions{kind.version, own.version}}, nil
 }
 
 // computeChunked computes [from, to) a day of raw rows at a time.

@@ -173,7 +173,7 @@ func (s *Store) userTokenUsage(ctx context.Context, tenant string, ids []string,
 	}
 	// The ids in a fixed order: ownedTokens returns them in the server's.
 	key := usageKey{tenant: tenant, tokens: strings.Join(slices.Sorted(slices.Values(ids)), "\x00"), from: from.Unix(), to: closedEnd.Unix(),
-		rolled: useRows >= rolledUsesMin, version: days.version, ownVersion: days.ownVersion}
+		rolled: useRows >= rolledUsesMin, versions: days.versions}
 	closed, live, err := s.closedTokenUsage(ctx, key, ids, closedEnd, to)
 	if err != nil {
 		return 0, 0, 0, err
