@@ -24,7 +24,10 @@ import (
 //     rollup (/tokens/top's "all time"), and a user's tokens' uses,
 //     failures and IPs over the closed days of a /tokens/stats window,
 //     kept under the versions of both states the per-token mark comes
-//     from, and never longer than closedDaysMaxAge.
+//     from, and never longer than closedDaysMaxAge;
+//   - a big list's count over its closed hours (listcount.go), kept per
+//     version of the kind's state and used only while no event has
+//     arrived late into those hours.
 //
 // Live reads (buckets the rollup does not cover yet) are never kept; the
 // same live read asked by several requests at once runs once and all of
@@ -44,6 +47,7 @@ type readCache struct {
 	counts map[countKey]uint64
 	uses   map[usesKey]heldUses
 	usage  map[usageKey]*tokenUsage
+	spans  map[spanKey]listSpan
 
 	flight singleflight.Group
 }
@@ -92,6 +96,15 @@ type usageKey struct {
 	versions       perKeyVersions
 }
 
+// spanKey names a list's count over its closed hours: the count
+// statement over them (with its arguments) under a version of the kind's
+// rollup state.
+type spanKey struct {
+	kind    string
+	query   string
+	version uint64
+}
+
 // heldUses is a token's closed-day uses and when they were read.
 type heldUses struct {
 	n  uint64
@@ -118,6 +131,7 @@ func newReadCache() *readCache {
 		counts:   map[countKey]uint64{},
 		uses:     map[usesKey]heldUses{},
 		usage:    map[usageKey]*tokenUsage{},
+		spans:    map[spanKey]listSpan{},
 	}
 }
 
@@ -199,6 +213,12 @@ func (c *readCache) dropOlder(kind string, version uint64) {
 			c.held -= len(u.ips) + 1
 		}
 	}
+	for key := range c.spans {
+		if key.kind == kind && key.version < version {
+			delete(c.spans, key)
+			c.held--
+		}
+	}
 }
 
 // makeRoom empties the cache when adding n entries would pass maxHeld:
@@ -213,6 +233,7 @@ func (c *readCache) makeRoom(n int) {
 	c.counts = map[countKey]uint64{}
 	c.uses = map[usesKey]heldUses{}
 	c.usage = map[usageKey]*tokenUsage{}
+	c.spans = map[spanKey]listSpan{}
 	c.held = 0
 }
 

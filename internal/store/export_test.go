@@ -60,3 +60,11 @@ func (s *Store) AnalyticsCountsOnly(ctx context.Context, tenant string, iv Inter
 	tokens, err := s.tokenAnalytics(ctx, tenant, iv, from, to, true)
 	return logins, tokens, err
 }
+
+// SetKeptListMin lets the external tests keep the closed part of lists of
+// any size; it returns a function restoring the default.
+func SetKeptListMin(n uint64) (restore func()) {
+	old := keptListMin
+	keptListMin = n
+	return func() { keptListMin = old }
+}

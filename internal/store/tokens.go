@@ -892,13 +892,16 @@ func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, lim
 	if page, total, ok, err := s.tenantTokenEvents(ctx, f, offset, limit); err != nil || ok {
 		return page, total, err
 	}
-	where, args := f.where()
-	var total uint64
-	var oldest, newest time.Time
-	if err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id), min(occurred_at), max(occurred_at) FROM "+f.table()+" WHERE "+where,
-		args...).Scan(&total, &oldest, &newest); err != nil {
+	sp, err := s.countList(ctx, listRange{kind: tokenKind, table: f.table(), tenant: f.TenantID, from: f.From, to: f.To,
+		where: func(from, to time.Time) (string, []any) {
+			wf := f
+			wf.From, wf.To = from, to
+			return wf.where()
+		}})
+	if err != nil {
 		return nil, 0, err
 	}
+	total, oldest, newest := sp.n, sp.oldest, sp.newest
 	if total == 0 || offset >= int(total) {
 		return nil, total, nil
 	}
