@@ -25,9 +25,10 @@ import (
 //     failures and IPs over the closed days of a /tokens/stats window,
 //     kept under the versions of both states the per-token mark comes
 //     from, and never longer than closedDaysMaxAge;
-//   - a big list's count over its closed hours (listcount.go), kept per
-//     version of the kind's state and used only while no event has
-//     arrived late into those hours.
+//   - a big list's count over its closed hours (listcount.go), and the
+//     times of the events of the closed part hour that starts a list of
+//     "the last hours" (partHour), kept per version of the kind's state
+//     and used only while no event has arrived late into those hours.
 //
 // Live reads (buckets the rollup does not cover yet) are never kept; the
 // same live read asked by several requests at once runs once and all of
@@ -48,6 +49,7 @@ type readCache struct {
 	uses   map[usesKey]heldUses
 	usage  map[usageKey]*tokenUsage
 	spans  map[spanKey]listSpan
+	times  map[spanKey][]int64
 
 	flight singleflight.Group
 }
@@ -132,6 +134,7 @@ func newReadCache() *readCache {
 		uses:     map[usesKey]heldUses{},
 		usage:    map[usageKey]*tokenUsage{},
 		spans:    map[spanKey]listSpan{},
+		times:    map[spanKey][]int64{},
 	}
 }
 
@@ -219,6 +222,12 @@ func (c *readCache) dropOlder(kind string, version uint64) {
 			c.held--
 		}
 	}
+	for key, times := range c.times {
+		if key.kind == kind && key.version < version {
+			delete(c.times, key)
+			c.held -= len(times) + 1
+		}
+	}
 }
 
 // makeRoom empties the cache when adding n entries would pass maxHeld:
@@ -234,6 +243,7 @@ func (c *readCache) makeRoom(n int) {
 	c.uses = map[usesKey]heldUses{}
 	c.usage = map[usageKey]*tokenUsage{}
 	c.spans = map[spanKey]listSpan{}
+	c.times = map[spanKey][]int64{}
 	c.held = 0
 }
 

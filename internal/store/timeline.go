@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // A tenant's newest-first history page at depth: ClickHouse 18.16 sorts
@@ -118,7 +121,7 @@ func (s *Store) firstStored(ctx context.Context, k *rollupKind, tenant string) (
 // (some actions, or all), as /security/failures lists them: the exact count
 // in every whole hour of f's range, newest first, and how many match in the
 // part hour before them (older), since f.From ("the last 24 hours") is
-// rarely on the hour; that part is counted live. ok is false for a token's
+// rarely on the hour; that part is counted by partHour. ok is false for a token's
 // own list (one token is a narrow range of token_events already) and for a
 // range without a start or not ending on the hour.
 func (s *Store) tokenTimeline(ctx context.Context, f TokenEventFilter) (hours []hourCount, older uint64, ok bool, err error) {
@@ -147,23 +150,80 @@ func (s *Store) tokenTimeline(ctx context.Context, f TokenEventFilter) (hours []
 	for i, b := range buckets {
 		hours[len(buckets)-1-i] = hourCount{start: b.Start, n: b.Count(f.Events), all: b.Count(nil)}
 	}
-	// One more statement: the events of the part hour before the counted
-	// hours (older), and whether the counts hold every row (countsMiss).
-	// Only the rows outside the counted hours are read.
 	st, err := s.cachedRollupState(ctx, tokenKind.name)
 	if err != nil {
 		return nil, 0, false, err
 	}
-	where, args := f.where()
-	miss, missArgs := countsMiss(tokenKind, st, f.TenantID, f.From, to, f.To.IsZero())
-	var missing uint64
-	err = s.conn.QueryRow(pointQuery(ctx), `SELECT uniqExactIf(id, occurred_at < toDateTime(?)), `+miss+`
-		FROM `+f.table()+` WHERE `+where+` AND (occurred_at < toDateTime(?) OR occurred_at >= toDateTime(?))`,
-		append(append([]any{from.Unix()}, missArgs...), append(args, from.Unix(), to.Unix())...)...).Scan(&older, &missing)
-	if err != nil || missing > 0 {
+	if missing, err := s.countsMissing(ctx, tokenKind, st, f.TenantID, f.From, to, f.To.IsZero()); err != nil || missing {
+		return nil, 0, false, err
+	}
+	older, err = s.partHour(ctx, f, st, from)
+	if err != nil {
 		return nil, 0, false, err
 	}
 	return hours, older, true, nil
+}
+
+// partHour counts f's events in [f.From, from), the part hour before the
+// counted hours of a list such as "the last 24 hours". When that hour is
+// closed (before the rollup's mark) the times of its events, each id once,
+// are read once per state version and kept: a request counts those at or
+// after f.From, a moment that moves every second. Those times change only
+// with an event late into the hour, which the caller's countsMissing check
+// catches, or an erasure, whose recompute writes a new version. Otherwise
+// (an open hour; from moved past empty hours to the first stored event)
+// they are counted live.
+func (s *Store) partHour(ctx context.Context, f TokenEventFilter, st rollupState, from time.Time) (uint64, error) {
+	if !f.From.Before(from) {
+		return 0, nil
+	}
+	hour := Hourly.Truncate(f.From)
+	if !hour.Add(time.Hour).Equal(from) || from.After(st.hours) {
+		wf := f
+		wf.To = from
+		where, args := wf.where()
+		var n uint64
+		err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id) FROM "+f.table()+" WHERE "+where, args...).Scan(&n)
+		return n, err
+	}
+	wf := f
+	wf.From, wf.To = hour, from
+	where, args := wf.where()
+	key := spanKey{kind: tokenKind.name, query: fmt.Sprintf("%s\x00%s\x00%v", f.table(), where, args), version: st.version}
+	c := s.cache
+	c.mu.Lock()
+	times, ok := c.times[key]
+	c.mu.Unlock()
+	if !ok {
+		v, err := c.share(ctx, "times\x00"+fmt.Sprint(key), func(ctx context.Context) (any, error) {
+			var times []int64
+			err := s.eachRow(pointQuery(ctx), func(r driver.Rows) error {
+				var t uint32
+				if err := r.Scan(&t); err != nil {
+					return err
+				}
+				times = append(times, int64(t))
+				return nil
+			}, "SELECT toUInt32(max(occurred_at)) AS t FROM "+f.table()+" WHERE "+where+" GROUP BY id ORDER BY t", args...)
+			if err != nil {
+				return nil, err
+			}
+			c.mu.Lock()
+			c.makeRoom(len(times) + 1)
+			if _, ok := c.times[key]; !ok {
+				c.held += len(times) + 1
+			}
+			c.times[key] = times
+			c.mu.Unlock()
+			return times, nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		times = v.([]int64)
+	}
+	i, _ := slices.BinarySearch(times, f.From.Unix())
+	return uint64(len(times) - i), nil
 }
 
 // countsMiss is a scalar subquery (with its arguments) that is not zero
