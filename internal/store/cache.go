@@ -247,6 +247,20 @@ func (c *readCache) makeRoom(n int) {
 	c.held = 0
 }
 
+// hold keeps v under key in the map that in returns (read after
+// makeRoom, which may start the maps afresh), counting w entries toward
+// maxHeld when the key is new.
+func hold[K comparable, V any](c *readCache, in func() map[K]V, key K, v V, w int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.makeRoom(w)
+	m := in()
+	if _, ok := m[key]; !ok {
+		c.held += w
+	}
+	m[key] = v
+}
+
 // forgetState drops the cached state of a kind: this process wrote a new one.
 func (c *readCache) forgetState(kind string) {
 	c.mu.Lock()
@@ -271,11 +285,7 @@ func (s *Store) rolledRows(ctx context.Context, k *rollupKind, iv Interval, tena
 		if err != nil {
 			return nil, err
 		}
-		c.mu.Lock()
-		c.makeRoom(len(rows) + 1)
-		c.rolled[key] = rows
-		c.held += len(rows) + 1
-		c.mu.Unlock()
+		hold(c, func() map[rolledKey]map[int64][]uint64 { return c.rolled }, key, rows, len(rows)+1)
 		return rows, nil
 	})
 	if err != nil {

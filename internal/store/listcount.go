@@ -122,13 +122,7 @@ func (s *Store) readSplitList(ctx context.Context, r listRange, key spanKey, clo
 			return nil, err
 		}
 		closed = closed.orZero()
-		c.mu.Lock()
-		c.makeRoom(1)
-		if _, ok := c.spans[key]; !ok {
-			c.held++
-		}
-		c.spans[key] = closed
-		c.mu.Unlock()
+		hold(c, func() map[spanKey]listSpan { return c.spans }, key, closed, 1)
 		return closed.plus(open.orZero()), nil
 	})
 	if err != nil {

@@ -208,13 +208,7 @@ func (s *Store) partHour(ctx context.Context, f TokenEventFilter, st rollupState
 			if err != nil {
 				return nil, err
 			}
-			c.mu.Lock()
-			c.makeRoom(len(times) + 1)
-			if _, ok := c.times[key]; !ok {
-				c.held += len(times) + 1
-			}
-			c.times[key] = times
-			c.mu.Unlock()
+			hold(c, func() map[spanKey][]int64 { return c.times }, key, times, len(times)+1)
 			return times, nil
 		})
 		if err != nil {
