@@ -27,8 +27,10 @@ import (
 //     from, and never longer than closedDaysMaxAge;
 //   - a big list's count over its closed hours (listcount.go), and the
 //     times of the events of the closed part hour that starts a list of
-//     "the last hours" (partHour), kept per version of the kind's state
-//     and used only while no event has arrived late into those hours.
+//     "the last hours" (partHour), and a tenant's tokens and IPs as the
+//     events before the mark leave them (tenanttokens.go), kept per
+//     version of the kind's state and used only while no event has
+//     arrived late into those hours.
 //
 // Live reads (buckets the rollup does not cover yet) are never kept; the
 // same live read asked by several requests at once runs once and all of
@@ -50,6 +52,7 @@ type readCache struct {
 	usage  map[usageKey]*tokenUsage
 	spans  map[spanKey]listSpan
 	times  map[spanKey][]int64
+	tokens map[spanKey]*keptTenantTokens
 
 	flight singleflight.Group
 }
@@ -135,6 +138,7 @@ func newReadCache() *readCache {
 		usage:    map[usageKey]*tokenUsage{},
 		spans:    map[spanKey]listSpan{},
 		times:    map[spanKey][]int64{},
+		tokens:   map[spanKey]*keptTenantTokens{},
 	}
 }
 
@@ -228,6 +232,12 @@ func (c *readCache) dropOlder(kind string, version uint64) {
 			c.held -= len(times) + 1
 		}
 	}
+	for key, k := range c.tokens {
+		if key.kind == kind && key.version < version {
+			delete(c.tokens, key)
+			c.held -= len(k.tokens) + len(k.ips) + 1
+		}
+	}
 }
 
 // makeRoom empties the cache when adding n entries would pass maxHeld:
@@ -244,6 +254,7 @@ func (c *readCache) makeRoom(n int) {
 	c.usage = map[usageKey]*tokenUsage{}
 	c.spans = map[spanKey]listSpan{}
 	c.times = map[spanKey][]int64{}
+	c.tokens = map[spanKey]*keptTenantTokens{}
 	c.held = 0
 }
 

@@ -289,8 +289,11 @@ func setOf(list []string) map[string]struct{} {
 
 // tenantTokenStats is TokenStats over every token of a tenant.
 func (s *Store) tenantTokenStats(ctx context.Context, tenant string, from, to time.Time) (TokenStats, error) {
-	var st TokenStats
-	err := s.conn.QueryRow(pointQuery(ctx), `SELECT count(), countIf(is_revoked = 0),
+	st, ok, err := s.keptTenantTokenStats(ctx, tenant, from, to)
+	if err != nil || ok {
+		return st, err
+	}
+	err = s.conn.QueryRow(pointQuery(ctx), `SELECT count(), countIf(is_revoked = 0),
 		countIf(env = 'test'), countIf(env = 'live'), countIf(ttype = 'sk'), countIf(ttype = 'pk'), countIf(ttype = 'rk')
 		FROM (SELECT token_id, argMaxMerge(token_type) AS ttype, argMaxMerge(environment) AS env, maxMerge(revoked) AS is_revoked
 		      FROM token_summary WHERE tenant_id = ? GROUP BY token_id)`, tenant).
@@ -298,47 +301,51 @@ func (s *Store) tenantTokenStats(ctx context.Context, tenant string, from, to ti
 	if err != nil {
 		return st, err
 	}
-	return s.tenantTokenUsage(ctx, tenant, from, to, st)
+	if st.TotalRequests, st.Failed, err = s.tenantTokenUses(ctx, tenant, from, to); err != nil {
+		return st, err
+	}
+	st.UniqueIPs, err = s.tenantTokenIPs(ctx, tenant, from, to)
+	return st, err
 }
 
-// tenantTokenUsage fills in the window's uses, failures and distinct IPs of
-// uses of a whole tenant. Counting them from the raw rows would read every
-// event of the window (over a million for a big tenant and 30 days), so:
-//
-//   - uses and failures are sums of the analytics buckets (TokenAnalytics:
-//     exact per bucket, rolled up when closed, live otherwise): the closed
-//     days by day, the last day by hour so that little is computed live;
-//   - distinct IPs come from token_use_ips, each IP's latest use: an IP was
-//     used in [from, to) if its latest use is in it. An IP whose latest use
-//     is at or after to (an event stamped ahead of the clock) may or may not
-//     have been used in the window too; those few are looked up in the raw
-//     rows.
-//
-// from and to must be whole UTC days.
-func (s *Store) tenantTokenUsage(ctx context.Context, tenant string, from, to time.Time, st TokenStats) (TokenStats, error) {
+// tenantTokenUses counts the window's uses and failures of a whole tenant
+// from the analytics buckets (TokenAnalytics: exact per bucket, rolled up
+// when closed, live otherwise): the closed days by day, the last day by
+// hour so that little is computed live. Counting them from the raw rows
+// would read every event of the window (over a million for a big tenant and
+// 30 days). from and to must be whole UTC days.
+func (s *Store) tenantTokenUses(ctx context.Context, tenant string, from, to time.Time) (uses, failed uint64, err error) {
 	lastDay := to.Add(-24 * time.Hour)
 	var buckets []TokenBucket
 	if lastDay.After(from) {
 		days, err := s.tokenAnalytics(ctx, tenant, Daily, from, lastDay, true)
 		if err != nil {
-			return st, err
+			return 0, 0, err
 		}
 		buckets = days
 	}
 	hours, err := s.tokenAnalytics(ctx, tenant, Hourly, lastDay, to, true)
 	if err != nil {
-		return st, err
+		return 0, 0, err
 	}
 	for _, b := range append(buckets, hours...) {
-		st.TotalRequests += b.Authenticated
-		st.Failed += b.Failed + b.Expired + b.IPBlocked
+		uses += b.Authenticated
+		failed += b.Failed + b.Expired + b.IPBlocked
 	}
+	return uses, failed, nil
+}
 
+// tenantTokenIPs counts the distinct IPs that used a whole tenant's tokens
+// in [from, to) from token_use_ips, each IP's latest use: an IP was used in
+// the window if its latest use is in it. An IP whose latest use is at or
+// after to (an event stamped ahead of the clock) may or may not have been
+// used in the window too; those few are looked up in the raw rows.
+func (s *Store) tenantTokenIPs(ctx context.Context, tenant string, from, to time.Time) (uint64, error) {
 	// IPs with a row at or after to: usually none.
 	ahead, err := s.queryStrings(ctx, `SELECT DISTINCT ip_address FROM token_use_ips
 		WHERE tenant_id = ? AND last_use >= toDateTime(?)`, tenant, to.Unix())
 	if err != nil {
-		return st, err
+		return 0, err
 	}
 	// Every other IP's rows are all before to, and the largest is its latest
 	// use: it was used in the window if one of its rows is in it. An IP's
@@ -362,16 +369,16 @@ func (s *Store) tenantTokenUsage(ctx context.Context, tenant string, from, to ti
 		q += " AND ip_address NOT IN ?"
 		args = append(args, tokenInList(ahead))
 	}
-	if err := s.conn.QueryRow(pointQuery(ctx), q, args...).Scan(&st.UniqueIPs); err != nil || len(ahead) == 0 {
-		return st, err
+	var n uint64
+	if err := s.conn.QueryRow(pointQuery(ctx), q, args...).Scan(&n); err != nil || len(ahead) == 0 {
+		return n, err
 	}
 	var more uint64
 	err = s.conn.QueryRow(pointQuery(ctx), `SELECT uniqExact(ip_address) FROM token_events_by_time
 		WHERE tenant_id = ? AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(?)
 		AND event = 'authenticated' AND ip_address IN ?`,
 		tenant, from.Unix(), to.Unix(), tokenInList(ahead)).Scan(&more)
-	st.UniqueIPs += more
-	return st, err
+	return n + more, err
 }
 
 // TokenUses is one token's number of uses, with its latest non-empty name.
