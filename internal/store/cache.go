@@ -124,7 +124,7 @@ var closedDaysMaxAge = 5 * time.Minute // a variable so the tests can shorten it
 
 const (
 	defaultStateTTL = time.Second
-	defaultMaxHeld  = 200_000 // ~30 MB of bucket rows at most
+	defaultMaxHeld  = 500_000 // ~75 MB of bucket rows, tokens and IPs at most
 )
 
 func newReadCache() *readCache {
