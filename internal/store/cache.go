@@ -101,9 +101,10 @@ type usageKey struct {
 	versions       perKeyVersions
 }
 
-// spanKey names a list's count over its closed hours: the count
-// statement over them (with its arguments) under a version of the kind's
-// rollup state.
+// spanKey names something read under a version of a kind's rollup state:
+// a list's count over its closed hours, the times of a part hour (query:
+// the statement over them and its arguments), a tenant's tokens (query:
+// the tenant).
 type spanKey struct {
 	kind    string
 	query   string
@@ -196,49 +197,56 @@ func (s *Store) cachedRollupState(ctx context.Context, name string) (rollupState
 // dropOlder forgets the kind's entries read under versions before version:
 // no reader asks for them again. Called with mu held.
 func (c *readCache) dropOlder(kind string, version uint64) {
-	for key, rows := range c.rolled {
-		if key.kind == kind && key.version < version {
-			delete(c.rolled, key)
-			c.held -= len(rows) + 1
-		}
-	}
-	for key := range c.counts {
-		if key.kind == kind && key.version < version {
-			delete(c.counts, key)
-			c.held--
-		}
-	}
-	for key := range c.uses {
-		if key.versions.supersededBy(kind, version) {
-			delete(c.uses, key)
-			c.held--
-		}
-	}
-	for key, u := range c.usage {
-		if key.versions.supersededBy(kind, version) {
-			delete(c.usage, key)
-			c.held -= len(u.ips) + 1
-		}
-	}
-	for key := range c.spans {
-		if key.kind == kind && key.version < version {
-			delete(c.spans, key)
-			c.held--
-		}
-	}
-	for key, times := range c.times {
-		if key.kind == kind && key.version < version {
-			delete(c.times, key)
-			c.held -= len(times) + 1
-		}
-	}
-	for key, k := range c.tokens {
-		if key.kind == kind && key.version < version {
-			delete(c.tokens, key)
-			c.held -= len(k.tokens) + len(k.ips) + 1
+	drop(c, c.rolled, kind, version, rowsWeight)
+	drop(c, c.counts, kind, version, oneWeight[uint64])
+	drop(c, c.uses, kind, version, oneWeight[heldUses])
+	drop(c, c.usage, kind, version, usageWeight)
+	drop(c, c.spans, kind, version, oneWeight[listSpan])
+	drop(c, c.times, kind, version, timesWeight)
+	drop(c, c.tokens, kind, version, tokensWeight)
+}
+
+// versioned is a cache key read under a version of a kind's state (or of
+// two states): superseded once kind has a newer one.
+type versioned interface {
+	comparable
+	supersededBy(kind string, version uint64) bool
+}
+
+func (k rolledKey) supersededBy(kind string, version uint64) bool {
+	return k.kind == kind && k.version < version
+}
+func (k countKey) supersededBy(kind string, version uint64) bool {
+	return k.kind == kind && k.version < version
+}
+func (k spanKey) supersededBy(kind string, version uint64) bool {
+	return k.kind == kind && k.version < version
+}
+func (k usesKey) supersededBy(kind string, version uint64) bool {
+	return k.versions.supersededBy(kind, version)
+}
+func (k usageKey) supersededBy(kind string, version uint64) bool {
+	return k.versions.supersededBy(kind, version)
+}
+
+// drop deletes m's entries that kind's new version supersedes. Called with
+// mu held.
+func drop[K versioned, V any](c *readCache, m map[K]V, kind string, version uint64, weigh func(V) int) {
+	for key, v := range m {
+		if key.supersededBy(kind, version) {
+			delete(m, key)
+			c.held -= weigh(v)
 		}
 	}
 }
+
+// How many of maxHeld each kept value counts for: about one per bucket
+// row, IP, token or time it holds.
+func oneWeight[V any](V) int                 { return 1 }
+func rowsWeight(rows map[int64][]uint64) int { return len(rows) + 1 }
+func usageWeight(u *tokenUsage) int          { return len(u.ips) + 1 }
+func timesWeight(times []int64) int          { return len(times) + 1 }
+func tokensWeight(k *keptTenantTokens) int   { return len(k.tokens) + len(k.ips) + 1 }
 
 // makeRoom empties the cache when adding n entries would pass maxHeld:
 // starting afresh is simpler than tracking ages, entries of superseded
@@ -259,17 +267,44 @@ func (c *readCache) makeRoom(n int) {
 }
 
 // hold keeps v under key in the map that in returns (read after
-// makeRoom, which may start the maps afresh), counting w entries toward
-// maxHeld when the key is new.
-func hold[K comparable, V any](c *readCache, in func() map[K]V, key K, v V, w int) {
+// makeRoom, which may start the maps afresh), counting weigh(v) entries
+// toward maxHeld in place of what the key held before.
+func hold[K comparable, V any](c *readCache, in func() map[K]V, key K, v V, weigh func(V) int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.makeRoom(w)
+	c.makeRoom(weigh(v))
 	m := in()
-	if _, ok := m[key]; !ok {
-		c.held += w
+	if old, ok := m[key]; ok {
+		c.held -= weigh(old)
 	}
 	m[key] = v
+	c.held += weigh(v)
+}
+
+// keptRead returns what the map that in returns keeps under key, or reads
+// it and keeps it; identical reads in flight (named by what and key) share
+// one.
+func keptRead[V any](ctx context.Context, c *readCache, in func() map[spanKey]V, key spanKey, what string,
+	weigh func(V) int, read func(context.Context) (V, error)) (V, error) {
+	c.mu.Lock()
+	v, ok := in()[key]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	got, err := c.share(ctx, what+"\x00"+fmt.Sprint(key), func(ctx context.Context) (any, error) {
+		v, err := read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		hold(c, in, key, v, weigh)
+		return v, nil
+	})
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	return got.(V), nil
 }
 
 // forgetState drops the cached state of a kind: this process wrote a new one.
@@ -296,7 +331,7 @@ func (s *Store) rolledRows(ctx context.Context, k *rollupKind, iv Interval, tena
 		if err != nil {
 			return nil, err
 		}
-		hold(c, func() map[rolledKey]map[int64][]uint64 { return c.rolled }, key, rows, len(rows)+1)
+		hold(c, func() map[rolledKey]map[int64][]uint64 { return c.rolled }, key, rows, rowsWeight)
 		return rows, nil
 	})
 	if err != nil {
@@ -343,10 +378,7 @@ func (c *readCache) cachedCount(ctx context.Context, key countKey, keepZero bool
 		if n == 0 && !keepZero {
 			return n, nil
 		}
-		c.mu.Lock()
-		c.counts[key] = n
-		c.held++
-		c.mu.Unlock()
+		hold(c, func() map[countKey]uint64 { return c.counts }, key, n, oneWeight[uint64])
 		return n, nil
 	})
 	if err != nil {

@@ -16,9 +16,9 @@ import (
 // from the mark on and asks late_arrivals in the same statement
 // (countsMiss, as the tenant lists do) whether an event arrived late into
 // the closed hours since the job last swept them; if one did, it counts
-// everything again. The total stays
-// exact on every request. A closed part of a few thousand rows is counted
-// again with the rest: one statement costs less than two then.
+// everything again. The total stays exact on every request. A closed part
+// of fewer than keptListMin rows is counted again with the rest: one
+// statement costs no more than two then.
 
 // listSpan is how many events a list holds (each id once) and when the
 // oldest and the newest of them happened (zero when it holds none).
@@ -122,7 +122,7 @@ func (s *Store) readSplitList(ctx context.Context, r listRange, key spanKey, clo
 			return nil, err
 		}
 		closed = closed.orZero()
-		hold(c, func() map[spanKey]listSpan { return c.spans }, key, closed, 1)
+		hold(c, func() map[spanKey]listSpan { return c.spans }, key, closed, oneWeight[listSpan])
 		return closed.plus(open.orZero()), nil
 	})
 	if err != nil {

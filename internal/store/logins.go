@@ -52,6 +52,12 @@ func (f LoginFilter) where() (string, []any) {
 	return c.sql()
 }
 
+// within is f's WHERE clause with its range replaced by [from, to).
+func (f LoginFilter) within(from, to time.Time) (string, []any) {
+	f.From, f.To = from, to
+	return f.where()
+}
+
 // table picks the copy whose sort key fits: a user's rows, or a tenant's by time.
 func (f LoginFilter) table() string {
 	if f.UserID != "" {
@@ -150,12 +156,7 @@ func (s *Store) countLogins(ctx context.Context, f LoginFilter) (total uint64, o
 			return n, time.Time{}, time.Time{}, err
 		}
 	}
-	r := listRange{kind: loginKind, table: f.table(), tenant: f.TenantID, from: f.From, to: f.To,
-		where: func(from, to time.Time) (string, []any) {
-			wf := f
-			wf.From, wf.To = from, to
-			return wf.where()
-		}}
+	r := listRange{kind: loginKind, table: f.table(), tenant: f.TenantID, from: f.From, to: f.To, where: f.within}
 	var sp listSpan
 	if f.SuspiciousOnly { // alerts come and go without a new rollup version: counted live
 		sp, err = s.readListSpan(ctx, r, f.From, f.To)
@@ -254,9 +255,7 @@ func (s *Store) loginPage(ctx context.Context, f LoginFilter, offset, limit int,
 			return s.windowRows(ctx, wf, offset, limit)
 		},
 		keys: func(lo time.Time) ([]rowKey, error) {
-			wf := f
-			wf.From = lo
-			where, args := wf.where()
+			where, args := f.within(lo, f.To)
 			return s.rowKeys(ctx, "SELECT id, occurred_at FROM "+f.table()+" WHERE "+where+pageOrderSQL, append(args, offset, limit)...)
 		},
 		byID: func(keys []rowKey) ([]Login, error) { return s.loginsByID(ctx, f.TenantID, f.UserID, keys) },

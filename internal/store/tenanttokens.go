@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -47,9 +46,10 @@ type keptTenantTokens struct {
 	uses   []int64          // the same latest uses, sorted
 }
 
-// count adds (by 1) or takes away (by -1, as uint64 arithmetic wraps) a
-// token's state from the token counts of st.
-func (st *TokenStats) count(t tokenState, by uint64) {
+// count adds a token's state to the token counts of st (n = 1), or takes
+// it away (n = -1).
+func (st *TokenStats) count(t tokenState, n int) {
+	by := uint64(n) // -1 wraps: adding it takes one away
 	st.TotalTokens += by
 	if !t.revoked {
 		st.ActiveTokens += by
@@ -105,7 +105,7 @@ func (s *Store) keptTenantTokenStats(ctx context.Context, tenant string, from, t
 		}
 		t.revoked = revoked == 1
 		if k, ok := kept.tokens[id]; ok {
-			st.count(k, ^uint64(0))
+			st.count(k, -1)
 			t.revoked = t.revoked || k.revoked
 		}
 		st.count(t, 1)
@@ -133,51 +133,41 @@ func (s *Store) keptTenantTokenStats(ctx context.Context, tenant string, from, t
 
 // keptTokens returns a tenant's tokens and IPs, read once per version.
 func (s *Store) keptTokens(ctx context.Context, tenant string, version uint64) (*keptTenantTokens, error) {
-	key := spanKey{kind: tokenKind.name, query: "tenant tokens\x00" + tenant, version: version}
+	key := spanKey{kind: tokenKind.name, query: tenant, version: version}
 	c := s.cache
-	c.mu.Lock()
-	kept, ok := c.tokens[key]
-	c.mu.Unlock()
-	if ok {
-		return kept, nil
-	}
-	v, err := c.share(ctx, fmt.Sprint(key), func(ctx context.Context) (any, error) {
-		k := &keptTenantTokens{tokens: map[string]tokenState{}, ips: map[string]int64{}}
-		err := s.eachRow(pointQuery(ctx), func(r driver.Rows) error {
-			var id string
-			var t tokenState
-			var revoked uint8
-			if err := r.Scan(&id, &t.ttype, &t.env, &revoked); err != nil {
-				return err
-			}
-			t.revoked = revoked == 1
-			k.tokens[id] = t
-			k.counts.count(t, 1)
-			return nil
-		}, `SELECT token_id, argMaxMerge(token_type), argMaxMerge(environment), maxMerge(revoked)
+	return keptRead(ctx, c, func() map[spanKey]*keptTenantTokens { return c.tokens }, key, "tokens", tokensWeight,
+		func(ctx context.Context) (*keptTenantTokens, error) {
+			k := &keptTenantTokens{tokens: map[string]tokenState{}, ips: map[string]int64{}}
+			err := s.eachRow(pointQuery(ctx), func(r driver.Rows) error {
+				var id string
+				var t tokenState
+				var revoked uint8
+				if err := r.Scan(&id, &t.ttype, &t.env, &revoked); err != nil {
+					return err
+				}
+				t.revoked = revoked == 1
+				k.tokens[id] = t
+				k.counts.count(t, 1)
+				return nil
+			}, `SELECT token_id, argMaxMerge(token_type), argMaxMerge(environment), maxMerge(revoked)
 			FROM token_summary WHERE tenant_id = ? GROUP BY token_id`, tenant)
-		if err != nil {
-			return nil, err
-		}
-		err = s.eachRow(pointQuery(ctx), func(r driver.Rows) error {
-			var ip string
-			var last uint32
-			if err := r.Scan(&ip, &last); err != nil {
-				return err
+			if err != nil {
+				return nil, err
 			}
-			k.ips[ip] = int64(last)
-			k.uses = append(k.uses, int64(last))
-			return nil
-		}, `SELECT ip_address, toUInt32(max(last_use)) FROM token_use_ips WHERE tenant_id = ? GROUP BY ip_address`, tenant)
-		if err != nil {
-			return nil, err
-		}
-		slices.Sort(k.uses)
-		hold(c, func() map[spanKey]*keptTenantTokens { return c.tokens }, key, k, len(k.tokens)+len(k.ips)+1)
-		return k, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*keptTenantTokens), nil
+			err = s.eachRow(pointQuery(ctx), func(r driver.Rows) error {
+				var ip string
+				var last uint32
+				if err := r.Scan(&ip, &last); err != nil {
+					return err
+				}
+				k.ips[ip] = int64(last)
+				k.uses = append(k.uses, int64(last))
+				return nil
+			}, `SELECT ip_address, toUInt32(max(last_use)) FROM token_use_ips WHERE tenant_id = ? GROUP BY ip_address`, tenant)
+			if err != nil {
+				return nil, err
+			}
+			slices.Sort(k.uses)
+			return k, nil
+		})
 }

@@ -179,23 +179,13 @@ func (s *Store) partHour(ctx context.Context, f TokenEventFilter, st rollupState
 	}
 	hour := Hourly.Truncate(f.From)
 	if !hour.Add(time.Hour).Equal(from) || from.After(st.hours) {
-		wf := f
-		wf.To = from
-		where, args := wf.where()
-		var n uint64
-		err := s.conn.QueryRow(pointQuery(ctx), "SELECT uniqExact(id) FROM "+f.table()+" WHERE "+where, args...).Scan(&n)
-		return n, err
+		sp, err := s.readListSpan(ctx, listRange{table: f.table(), where: f.within}, f.From, from)
+		return sp.n, err
 	}
-	wf := f
-	wf.From, wf.To = hour, from
-	where, args := wf.where()
+	where, args := f.within(hour, from)
 	key := spanKey{kind: tokenKind.name, query: fmt.Sprintf("%s\x00%s\x00%v", f.table(), where, args), version: st.version}
-	c := s.cache
-	c.mu.Lock()
-	times, ok := c.times[key]
-	c.mu.Unlock()
-	if !ok {
-		v, err := c.share(ctx, "times\x00"+fmt.Sprint(key), func(ctx context.Context) (any, error) {
+	times, err := keptRead(ctx, s.cache, func() map[spanKey][]int64 { return s.cache.times }, key, "times", timesWeight,
+		func(ctx context.Context) ([]int64, error) {
 			var times []int64
 			err := s.eachRow(pointQuery(ctx), func(r driver.Rows) error {
 				var t uint32
@@ -205,16 +195,10 @@ func (s *Store) partHour(ctx context.Context, f TokenEventFilter, st rollupState
 				times = append(times, int64(t))
 				return nil
 			}, "SELECT toUInt32(max(occurred_at)) AS t FROM "+f.table()+" WHERE "+where+" GROUP BY id ORDER BY t", args...)
-			if err != nil {
-				return nil, err
-			}
-			hold(c, func() map[spanKey][]int64 { return c.times }, key, times, len(times)+1)
-			return times, nil
+			return times, err
 		})
-		if err != nil {
-			return 0, err
-		}
-		times = v.([]int64)
+	if err != nil {
+		return 0, err
 	}
 	i, _ := slices.BinarySearch(times, f.From.Unix())
 	return uint64(len(times) - i), nil

@@ -114,24 +114,7 @@ func (s *Store) TokenStats(ctx context.Context, sc TokenScope, from, to time.Tim
 	for i, t := range owned {
 		ids[i] = t.id
 		useRows += t.useRows
-		st.TotalTokens++
-		if !t.revoked {
-			st.ActiveTokens++
-		}
-		switch t.environment {
-		case "test":
-			st.EnvTest++
-		case "live":
-			st.EnvLive++
-		}
-		switch t.tokenType {
-		case "sk":
-			st.TypeSK++
-		case "pk":
-			st.TypePK++
-		case "rk":
-			st.TypeRK++
-		}
+		st.count(tokenState{ttype: t.tokenType, env: t.environment, revoked: t.revoked}, 1)
 	}
 	st.TotalRequests, st.Failed, st.UniqueIPs, err = s.userTokenUsage(ctx, sc.TenantID, ids, useRows, from, to)
 	return st, err
@@ -222,14 +205,7 @@ func (s *Store) closedTokenUsage(ctx context.Context, key usageKey, ids []string
 			return nil, err
 		}
 		b.closed.at = time.Now()
-		c.mu.Lock()
-		c.makeRoom(len(b.closed.ips) + 1)
-		if old, ok := c.usage[key]; ok { // past closedDaysMaxAge
-			c.held -= len(old.ips) + 1
-		}
-		c.usage[key] = b.closed
-		c.held += len(b.closed.ips) + 1
-		c.mu.Unlock()
+		hold(c, func() map[usageKey]*tokenUsage { return c.usage }, key, b.closed, usageWeight) // replaces one past closedDaysMaxAge
 		return b, nil
 	})
 	if err != nil {
@@ -874,6 +850,12 @@ func (f TokenEventFilter) where() (string, []any) {
 	return c.sql()
 }
 
+// within is f's WHERE clause with its range replaced by [from, to).
+func (f TokenEventFilter) within(from, to time.Time) (string, []any) {
+	f.From, f.To = from, to
+	return f.where()
+}
+
 func (f TokenEventFilter) table() string {
 	if f.TokenID != "" {
 		return "token_events"
@@ -899,12 +881,7 @@ func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, lim
 	if page, total, ok, err := s.tenantTokenEvents(ctx, f, offset, limit); err != nil || ok {
 		return page, total, err
 	}
-	sp, err := s.countList(ctx, listRange{kind: tokenKind, table: f.table(), tenant: f.TenantID, from: f.From, to: f.To,
-		where: func(from, to time.Time) (string, []any) {
-			wf := f
-			wf.From, wf.To = from, to
-			return wf.where()
-		}})
+	sp, err := s.countList(ctx, listRange{kind: tokenKind, table: f.table(), tenant: f.TenantID, from: f.From, to: f.To, where: f.within})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -914,9 +891,7 @@ func (s *Store) TokenEvents(ctx context.Context, f TokenEventFilter, offset, lim
 	}
 	starts, end := pageWindowStarts(f.From, f.To, now, oldest, newest, total, uint64(offset+limit))
 	window := func(lo time.Time) (string, []any) {
-		wf := f
-		wf.From = lo
-		where, args := wf.where()
+		where, args := f.within(lo, f.To)
 		return where, append(args, offset, limit)
 	}
 	page, err := searchPage(starts, limit, pageReads[TokenEvent]{
@@ -947,9 +922,7 @@ func (s *Store) tenantTokenEvents(ctx context.Context, f TokenEventFilter, offse
 		return nil, 0, false, err
 	}
 	span := func(lo, hi time.Time, skip uint64, limit int) (string, []any) {
-		wf := f
-		wf.From, wf.To = lo, hi
-		where, args := wf.where()
+		where, args := f.within(lo, hi)
 		return where + pageOrderSQL, append(args, skip, limit)
 	}
 	return timelinePage(hours, older, f.From, f.To, offset, limit, spanReads[TokenEvent]{
